@@ -4,20 +4,20 @@
 
 # %% auto #0
 __all__ = ['tensor', 'Leaf', 'to_array', 'Tensor', 'no_grad', 'is_grad_enabled', 'patch_to', 'unbroadcast', 'as_tensor',
-           'topological_order', 'gradcheck', 'check_op']
+           'binary_data', 'pick', 'normalize_axes', 'topological_order', 'gradcheck', 'check_op']
 
-# %% ../nbs/00_tensor.ipynb #2fee28cc
+# %% ../nbs/00_tensor.ipynb #d90dbe2b
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #d23bd2f7
+# %% ../nbs/00_tensor.ipynb #40c1e097
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
 
-# %% ../nbs/00_tensor.ipynb #8176c8cd
+# %% ../nbs/00_tensor.ipynb #d36e50b3
 def to_array(data, dtype=None) -> np.ndarray:
     "Convert `data` to an ndarray: float32 by default, bool and integer arrays kept as they are."
     if dtype is not None: return np.asarray(data, dtype=dtype)
@@ -28,7 +28,7 @@ def to_array(data, dtype=None) -> np.ndarray:
         raise TypeError(f"Tensor needs numbers or bools, got {arr.dtype} data: {type(data).__name__}")
     return arr.astype(np.float32, copy=False)
 
-# %% ../nbs/00_tensor.ipynb #da3130ae
+# %% ../nbs/00_tensor.ipynb #f447f672
 _grad_enabled = True
 
 class Tensor:
@@ -75,7 +75,7 @@ class Tensor:
 
 tensor = Tensor
 
-# %% ../nbs/00_tensor.ipynb #209b6f19
+# %% ../nbs/00_tensor.ipynb #110e5403
 @contextmanager
 def no_grad():
     "Context manager: operations inside build no graph."
@@ -88,7 +88,7 @@ def is_grad_enabled():
     "True unless we are inside `no_grad`."
     return _grad_enabled
 
-# %% ../nbs/00_tensor.ipynb #6fde77a8
+# %% ../nbs/00_tensor.ipynb #b9ff02f6
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -96,7 +96,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #e2249ac0
+# %% ../nbs/00_tensor.ipynb #f5e2c9d8
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     "Sum `grad` down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
@@ -104,7 +104,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
-# %% ../nbs/00_tensor.ipynb #c7782621
+# %% ../nbs/00_tensor.ipynb #bff39296
 def as_tensor(value, like: Tensor) -> Tensor:
     "`value` as a Tensor; plain numbers and arrays take `like`'s float dtype."
     if isinstance(value, Tensor): return value
@@ -113,24 +113,50 @@ def as_tensor(value, like: Tensor) -> Tensor:
         raise TypeError(f"cannot combine a Tensor with a {value.dtype} array")
     return Tensor(value, dtype=dtype)
 
+def binary_data(fn, a: Tensor, b: Tensor, symbol: str) -> np.ndarray:
+    "`fn(a.data, b.data)` with a clear error when the shapes do not broadcast."
+    try: return fn(a.data, b.data)
+    except ValueError:
+        raise ValueError(f"{symbol}: shapes {a.shape} and {b.shape} do not broadcast; each trailing "
+                         "dimension must match or be 1 (reshape or unsqueeze one side)") from None
+
 @patch_to(Tensor)
 def __add__(self, other):
     other = as_tensor(other, self)
-    data = self.data + other.data
-    return Tensor.from_op(data, (self, lambda g: unbroadcast(g, self.shape)),
-                                (other, lambda g: unbroadcast(g, other.shape)))
+    return Tensor.from_op(binary_data(np.add, self, other, '+'),
+                          (self, lambda g: unbroadcast(g, self.shape)),
+                          (other, lambda g: unbroadcast(g, other.shape)))
 
 @patch_to(Tensor)
 def __mul__(self, other):
     other = as_tensor(other, self)
-    data = self.data * other.data
-    return Tensor.from_op(data, (self, lambda g: unbroadcast(g * other.data, self.shape)),
-                                (other, lambda g: unbroadcast(g * self.data, other.shape)))
+    return Tensor.from_op(binary_data(np.multiply, self, other, '*'),
+                          (self, lambda g: unbroadcast(g * other.data, self.shape)),
+                          (other, lambda g: unbroadcast(g * self.data, other.shape)))
 
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
 
-# %% ../nbs/00_tensor.ipynb #831c9887
+# %% ../nbs/00_tensor.ipynb #05b562e8
+def pick(value, alias, name: str, alias_name: str, default=None):
+    "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
+    if value is not None and alias is not None:
+        raise TypeError(f"got both {name}={value!r} and {alias_name}={alias!r}; pass only one")
+    return default if value is None and alias is None else (value if value is not None else alias)
+
+def normalize_axes(axis, ndim: int) -> tuple:
+    "`axis` (None for all, an int or a tuple; negatives count from the end) as sorted non-negative axes."
+    if axis is None: return tuple(range(ndim))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"axis {a!r} is out of range for a tensor with {ndim} dims "
+                             f"(valid: {-max(ndim, 1)} to {max(ndim, 1) - 1})")
+    result = tuple(sorted(a % max(ndim, 1) for a in axes))
+    if len(set(result)) != len(result): raise ValueError(f"axis {axis!r} repeats a dimension")
+    return result
+
+# %% ../nbs/00_tensor.ipynb #5fb5f8f0
 def topological_order(root: Tensor) -> list:
     "Tensors of `root`'s graph, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(root, False)]
@@ -143,7 +169,7 @@ def topological_order(root: Tensor) -> list:
         stack.extend((leaf.value, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #6e824d62
+# %% ../nbs/00_tensor.ipynb #8121a97a
 def _seed(t: Tensor, grad) -> np.ndarray:
     "The starting gradient of `backward`, checked against `t`'s shape."
     if grad is None:
@@ -174,7 +200,7 @@ def backward(self, grad=None):
             key = id(leaf.value)
             pending[key] = pending[key] + contribution if key in pending else contribution
 
-# %% ../nbs/00_tensor.ipynb #2dcac1c9
+# %% ../nbs/00_tensor.ipynb #04917e7d
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -204,7 +230,7 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3):
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/00_tensor.ipynb #b9dc7fc5
+# %% ../nbs/00_tensor.ipynb #94057d19
 def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0, atol=1e-6, rtol=1e-5):
     "Check `fn`'s values and gradients: gradcheck, float32 in/out, and torch when installed."
     rng = np.random.default_rng(seed)
