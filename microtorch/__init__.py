@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #ac8d2c0d
+# %% ../nbs/index.ipynb #9077c3f4
 from .tensor import *
 from .transpose import *
 from .matmul import *
