@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: venv test sync nbtest pytest mnist docs bench readme clean
+.PHONY: venv test sync nbtest pytest mnist docs browser bench readme clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
@@ -14,8 +14,8 @@ $(VENV)/.installed: settings.ini setup.py
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-## every check: package in sync with notebooks, clean notebooks, README, notebook tests, pytest
-test: venv sync nbtest pytest
+## every check: package in sync with notebooks, clean notebooks, README, notebook tests, pytest, docs site in Chromium
+test: venv sync nbtest pytest browser
 
 sync: venv
 	PATH=$(CURDIR)/$(BIN):$$PATH $(PY) tools/check_sync.py
@@ -24,11 +24,26 @@ nbtest: venv
 	$(BIN)/nbdev_test --n_workers 2 --do_print
 
 pytest: venv
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/test_docs_browser.py
 
 ## the main job: fetch MNIST, train the MLP, write metrics.json, loss.png and model.npz to $(OUT)/
 mnist: venv
 	$(BIN)/microtorch-mnist --epochs 5 --out $(OUT)
+
+## benchmarks, not tests: microtorch vs PyTorch vs a numpy floor on the MNIST MLP (bench/README.md);
+## prints the tables, writes bench/results/ and updates nbs/benchmarks.json + the docs page nbs/12_benchmarks.ipynb
+bench: venv
+	$(PY) -m bench.run --publish $(BENCH_ARGS)
+
+## the docs site without Quarto (Sphinx + myst-nb + furo, offline MathJax): _docs/ from nbs/ and their stored outputs
+docs: venv
+	$(PY) tools/build_docs.py
+
+## the docs site in headless Chromium: Debian's chromium (installed here when root), never a downloaded browser
+browser: docs
+	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "could not install chromium: the browser tests will skip"
+	$(PY) -m pytest -q -rs tests/test_docs_browser.py
 
 ## regenerate README.md from nbs/index.ipynb (no Quarto needed)
 readme: venv

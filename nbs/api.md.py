@@ -1,0 +1,63 @@
+"""---
+title: API reference
+description: Every public name of microtorch, chapter by chapter, with its signature and docstring.
+---"""
+# nbdev's docs processors run this file (`nbdev_docs`, and `make docs` without Quarto):
+# what it prints becomes the page api.md. It is generated from the package, so it never goes stale.
+import importlib, inspect, json, re
+from nbdev.config import get_config
+from nbdev.showdoc import show_doc
+
+def chapters():
+    "(notebook file, module, title) of every chapter that exports a module, in book order."
+    for nb in sorted(get_config().nbs_path.glob('[0-9]*.ipynb')):
+        cells = json.loads(nb.read_text(encoding='utf-8'))['cells']
+        code = [''.join(c['source']) for c in cells if c['cell_type'] == 'code']
+        md = [''.join(c['source']) for c in cells if c['cell_type'] == 'markdown']
+        mod = next((m[1] for s in code if (m := re.search(r'^#\|\s*default_exp\s+(\S+)', s, re.M))), None)
+        title = next((m[1] for s in md if (m := re.match(r'#\s+(.+)', s))), nb.stem)
+        if mod: yield nb.name, mod, title
+
+def doc_md(obj, name=None) -> str:
+    "show_doc's markdown for `obj`, with its source line and no borrowed docstring."
+    md = show_doc(obj, name=name)._repr_markdown_()
+    try: md = md.replace('#LNone)', f'#L{inspect.getsourcelines(obj)[1]})')  # nbdev finds no line for full names
+    except (OSError, TypeError): md = re.sub(r'\[source\]\(\S+#LNone\)\{[^}]*\}\n\n', '', md)
+    if not getattr(obj, '__doc__', None): md = md.replace('\n\n*Call self as a function.*', '')
+    return md
+
+def member_doc(cls, name, attr) -> str:
+    "show_doc markdown for a method or property of `cls`."
+    full = f'{cls.__name__}.{name}'
+    if not isinstance(attr, property): return doc_md(getattr(attr, '__func__', attr), full)
+    doc = inspect.getdoc(attr.fget)
+    return f'---\n\n### {full}\n\n```python\n{full}  # property\n```' + (f'\n\n*{doc}*' if doc else '')
+
+def defined_in(attr, module: str) -> bool:
+    f = attr.fget if isinstance(attr, property) else getattr(attr, '__func__', attr)
+    return getattr(f, '__module__', None) == module
+
+def members(classes, module: str):
+    "Public methods and properties of `classes` defined in `module` (later chapters patch Tensor)."
+    return [(c, k, v) for c in classes for k, v in vars(c).items()
+            if not k.startswith('_') and callable(getattr(v, 'fget', v)) and defined_in(v, module)
+            and (c, k) not in documented and not documented.add((c, k))]
+
+mods = [(nb, importlib.import_module(f'{get_config().lib_name}.{m}'), t) for nb, m, t in chapters()]
+classes = [o for _, m, _ in mods for n in getattr(m, '__all__', []) if inspect.isclass(o := getattr(m, n))]
+shown, documented = set(), set()
+for nb, mod, title in mods:
+    print(f'## [{title}]({nb})\n\n`{mod.__name__}`\n')
+    for name in getattr(mod, '__all__', []):
+        obj = getattr(mod, name)
+        canonical = getattr(obj, '__name__', name)
+        if canonical != name and canonical in mod.__all__:
+            print(f'---\n\n### {name}\n\n*Another name for `{canonical}`.*\n'); continue
+        if id(obj) in shown: continue
+        shown.add(id(obj))
+        if callable(obj): print(doc_md(obj, name), '\n')
+        else: print(f'---\n\n### {name}\n\n```text\n{name} = {obj!r}\n```\n')
+        if inspect.isclass(obj):
+            for c, k, v in members([obj], mod.__name__): print(member_doc(c, k, v), '\n')
+    own = [c for c in classes if c.__module__ != mod.__name__]
+    for c, k, v in members(own, mod.__name__): print(member_doc(c, k, v), '\n')
