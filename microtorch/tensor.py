@@ -6,18 +6,18 @@
 __all__ = ['tensor', 'Leaf', 'to_array', 'Tensor', 'no_grad', 'is_grad_enabled', 'patch_to', 'unbroadcast', 'as_tensor',
            'binary_data', 'pick', 'normalize_axes', 'topological_order', 'gradcheck', 'check_op']
 
-# %% ../nbs/00_tensor.ipynb #d90dbe2b
+# %% ../nbs/00_tensor.ipynb #5e6e72da
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #40c1e097
+# %% ../nbs/00_tensor.ipynb #77ed1425
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
 
-# %% ../nbs/00_tensor.ipynb #d36e50b3
+# %% ../nbs/00_tensor.ipynb #aa9ed1c1
 def to_array(data, dtype=None) -> np.ndarray:
     "Convert `data` to an ndarray: float32 by default, bool and integer arrays kept as they are."
     if dtype is not None: return np.asarray(data, dtype=dtype)
@@ -28,7 +28,7 @@ def to_array(data, dtype=None) -> np.ndarray:
         raise TypeError(f"Tensor needs numbers or bools, got {arr.dtype} data: {type(data).__name__}")
     return arr.astype(np.float32, copy=False)
 
-# %% ../nbs/00_tensor.ipynb #f447f672
+# %% ../nbs/00_tensor.ipynb #7441dc8a
 _grad_enabled = True
 
 class Tensor:
@@ -63,10 +63,22 @@ class Tensor:
 
     def __len__(self): return len(self.data)
     def __array__(self, dtype=None, copy=None): return self.data if dtype is None else self.data.astype(dtype)
-    def item(self): return self.data.item()
-    def numpy(self): return self.data
-    def detach(self): return Tensor.from_op(self.data)
-    def zero_grad(self): self.grad = None
+
+    def item(self):
+        "The value of a one-element tensor as a Python number."
+        return self.data.item()
+
+    def numpy(self):
+        "The data as an ndarray (shared, not copied)."
+        return self.data
+
+    def detach(self):
+        "A tensor sharing this data, outside any graph."
+        return Tensor.from_op(self.data)
+
+    def zero_grad(self):
+        "Forget the accumulated gradient."
+        self.grad = None
 
     def __repr__(self):
         body = np.array2string(self.data, separator=', ', prefix='tensor(')
@@ -75,7 +87,7 @@ class Tensor:
 
 tensor = Tensor
 
-# %% ../nbs/00_tensor.ipynb #110e5403
+# %% ../nbs/00_tensor.ipynb #20283590
 @contextmanager
 def no_grad():
     "Context manager: operations inside build no graph."
@@ -88,7 +100,7 @@ def is_grad_enabled():
     "True unless we are inside `no_grad`."
     return _grad_enabled
 
-# %% ../nbs/00_tensor.ipynb #b9ff02f6
+# %% ../nbs/00_tensor.ipynb #92be7ba5
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -96,7 +108,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #f5e2c9d8
+# %% ../nbs/00_tensor.ipynb #52acb072
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     "Sum `grad` down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
@@ -104,7 +116,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
-# %% ../nbs/00_tensor.ipynb #bff39296
+# %% ../nbs/00_tensor.ipynb #6f0649d9
 def as_tensor(value, like: Tensor) -> Tensor:
     "`value` as a Tensor; plain numbers and arrays take `like`'s float dtype."
     if isinstance(value, Tensor): return value
@@ -122,6 +134,7 @@ def binary_data(fn, a: Tensor, b: Tensor, symbol: str) -> np.ndarray:
 
 @patch_to(Tensor)
 def __add__(self, other):
+    "Elementwise `self + other`, broadcasting; the gradient flows unchanged to both sides."
     other = as_tensor(other, self)
     return Tensor.from_op(binary_data(np.add, self, other, '+'),
                           (self, lambda g: unbroadcast(g, self.shape)),
@@ -129,6 +142,7 @@ def __add__(self, other):
 
 @patch_to(Tensor)
 def __mul__(self, other):
+    "Elementwise `self * other`, broadcasting; each side's gradient is the upstream one times the other side."
     other = as_tensor(other, self)
     return Tensor.from_op(binary_data(np.multiply, self, other, '*'),
                           (self, lambda g: unbroadcast(g * other.data, self.shape)),
@@ -137,7 +151,7 @@ def __mul__(self, other):
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
 
-# %% ../nbs/00_tensor.ipynb #05b562e8
+# %% ../nbs/00_tensor.ipynb #91b56766
 def pick(value, alias, name: str, alias_name: str, default=None):
     "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
     if value is not None and alias is not None:
@@ -156,7 +170,7 @@ def normalize_axes(axis, ndim: int) -> tuple:
     if len(set(result)) != len(result): raise ValueError(f"axis {axis!r} repeats a dimension")
     return result
 
-# %% ../nbs/00_tensor.ipynb #5fb5f8f0
+# %% ../nbs/00_tensor.ipynb #d5c96b78
 def topological_order(root: Tensor) -> list:
     "Tensors of `root`'s graph, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(root, False)]
@@ -169,7 +183,7 @@ def topological_order(root: Tensor) -> list:
         stack.extend((leaf.value, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #8121a97a
+# %% ../nbs/00_tensor.ipynb #cf31a85c
 def _seed(t: Tensor, grad) -> np.ndarray:
     "The starting gradient of `backward`, checked against `t`'s shape."
     if grad is None:
@@ -200,7 +214,7 @@ def backward(self, grad=None):
             key = id(leaf.value)
             pending[key] = pending[key] + contribution if key in pending else contribution
 
-# %% ../nbs/00_tensor.ipynb #04917e7d
+# %% ../nbs/00_tensor.ipynb #a6c3d855
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -230,7 +244,7 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3):
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/00_tensor.ipynb #94057d19
+# %% ../nbs/00_tensor.ipynb #d30daf9c
 def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0, atol=1e-6, rtol=1e-5):
     "Check `fn`'s values and gradients: gradcheck, float32 in/out, and torch when installed."
     rng = np.random.default_rng(seed)
