@@ -4,6 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 OUT ?= out
+# One BLAS thread: these matrices are small, and with several processes on few cores
+# OpenBLAS's spinning threads slow training down many times over (the benchmark sets its own).
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: venv test sync nbtest pytest mnist docs browser bench readme clean
 

@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #9077c3f4
+# %% ../nbs/index.ipynb #1f85f14f
 from .tensor import *
 from .transpose import *
 from .matmul import *
@@ -18,4 +18,3 @@ from .reductions import *
 from .softmax import *
 from .optim import *
 from .data import *
-from .train import *

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import microtorch as mt
+from microtorch.train import mlp
 
 torchvision = pytest.importorskip("torchvision")
 torch = pytest.importorskip("torch")
@@ -22,7 +23,7 @@ def test_torch_loader_feeds_microtorch(root):
     ours = mt.MNIST(root, train=False)
     np.testing.assert_allclose(x.data, ours.data[:32], atol=1e-7)
     assert (y.data == ours.targets[:32]).all()
-    model = mt.mlp()
+    model = mlp()
     assert mt.cross_entropy(model(x), y).shape == ()
 
 def test_our_loader_reads_a_torchvision_dataset(root):
