@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/02_matmul.ipynb #c740efb7
+# %% ../nbs/02_matmul.ipynb #1eb07717
 import numpy as np
 from .tensor import *
 from .transpose import *
 
-# %% ../nbs/02_matmul.ipynb #1389a074
+# %% ../nbs/02_matmul.ipynb #ba8b7354
 def _matmul_grads(a: Tensor, b: Tensor):
     "The grad_fns of `a @ b`: vectors promoted to matrices, batch dims summed away."
     A = a.data if a.ndim > 1 else a.data[None, :]        # (n,) -> (1, n), a row
@@ -29,7 +29,7 @@ def _matmul_grads(a: Tensor, b: Tensor):
         return unbroadcast(A.swapaxes(-1, -2) @ g, B.shape).reshape(b.shape).astype(b.dtype, copy=False)
     return grad_a, grad_b
 
-# %% ../nbs/02_matmul.ipynb #0a427810
+# %% ../nbs/02_matmul.ipynb #0e6976e3
 def _check_matmul(a: Tensor, b: Tensor):
     "Raise a ValueError naming the clashing dims when `a @ b` is undefined."
     sa, sb = a.shape, b.shape
@@ -41,12 +41,13 @@ def _check_matmul(a: Tensor, b: Tensor):
         where = "second-to-last" if b.ndim > 1 else "only"
         raise ValueError(f"matmul: {sa} @ {sb}: inner dimensions {n} and {k} differ; the last dim of the left "
                          f"operand must equal the {where} dim of the right one (transpose one of them?)")
+    if a.ndim <= 2 and b.ndim <= 2: return           # no batch dims to compare
     try: np.broadcast_shapes(sa[:-2], sb[:-2])
     except ValueError:
         raise ValueError(f"matmul: {sa} @ {sb}: batch dims {sa[:-2]} and {sb[:-2]} do not broadcast; "
                          "each must match or be 1") from None
 
-# %% ../nbs/02_matmul.ipynb #d418a4ea
+# %% ../nbs/02_matmul.ipynb #1a7ea48f
 @patch_to(Tensor)
 def matmul(self, other) -> Tensor:
     "Matrix product `self @ other`: vectors, matrices or batches (batch dims broadcast). Also `Tensor.matmul(a, b)`."

@@ -6,14 +6,14 @@
 __all__ = ['default_generator', 'INIT_METHODS', 'manual_seed', 'init_weights', 'Parameter', 'Module', 'Sequential', 'linear',
            'Linear']
 
-# %% ../nbs/03_nn.ipynb #dad37f05
+# %% ../nbs/03_nn.ipynb #62433466
 from collections import OrderedDict
 import numpy as np
 from .tensor import *
 from .transpose import *
 from .matmul import *
 
-# %% ../nbs/03_nn.ipynb #a003e32e
+# %% ../nbs/03_nn.ipynb #f5b55241
 default_generator = np.random.default_rng()
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -21,7 +21,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     default_generator.bit_generator.state = np.random.PCG64(seed).state
     return default_generator
 
-# %% ../nbs/03_nn.ipynb #b033c154
+# %% ../nbs/03_nn.ipynb #df74d478
 INIT_METHODS = ("xavier", "he", "he_leaky", "normal", "uniform")
 
 def init_weights(shape: tuple, init_method="xavier", gain=1.0, alpha=0.01) -> np.ndarray:
@@ -37,7 +37,7 @@ def init_weights(shape: tuple, init_method="xavier", gain=1.0, alpha=0.01) -> np
     else: raise ValueError(f"unknown init_method {init_method!r}; valid: {', '.join(INIT_METHODS)}")
     return data.astype(np.float32)
 
-# %% ../nbs/03_nn.ipynb #9ff2c058
+# %% ../nbs/03_nn.ipynb #20d13da0
 class Parameter(Tensor):
     "A learnable Tensor: `Parameter(out, in)` draws weights with `init_method`; `data=` gives them directly."
     def __init__(self, *shape, data=None, init_method="xavier", gain=1.0, alpha=0.01):
@@ -51,7 +51,7 @@ class Parameter(Tensor):
 
     def __repr__(self): return "Parameter containing:\n" + super().__repr__()
 
-# %% ../nbs/03_nn.ipynb #31e368b9
+# %% ../nbs/03_nn.ipynb #ea679605
 def _walk(name: str, value):
     "`(dotted name, item)` for each Parameter or Module in `value`, searching lists, tuples and dicts."
     if isinstance(value, (Parameter, Module)): yield name, value
@@ -127,7 +127,7 @@ class Module:
         "Number of learnable scalars."
         return sum(p.size for p in self.parameters())
 
-# %% ../nbs/03_nn.ipynb #6646f1fd
+# %% ../nbs/03_nn.ipynb #4241f819
 @patch_to(Module)
 def state_dict(self) -> OrderedDict:
     "Copies of all parameters' data, by dotted name."
@@ -147,7 +147,7 @@ def load_state_dict(self, state: dict, strict: bool = True):
     for k, v in values.items(): params[k].data[...] = v
     return self
 
-# %% ../nbs/03_nn.ipynb #988dceb6
+# %% ../nbs/03_nn.ipynb #de61a943
 @patch_to(Module)
 def extra_repr(self) -> str:
     "Settings shown inside the parentheses of the module's repr; subclasses override it."
@@ -161,7 +161,7 @@ def __repr__(self):
     extra = f"{self.extra_repr()}\n" if self.extra_repr() else ""
     return f"{type(self).__name__}(\n" + (f"  {extra}" if extra else "") + "\n".join(lines) + "\n)"
 
-# %% ../nbs/03_nn.ipynb #ef47f26d
+# %% ../nbs/03_nn.ipynb #b5e50652
 class Sequential(Module):
     "Modules applied one after the other; named `\"0\"`, `\"1\"`, ... like PyTorch's."
     def __init__(self, *modules: Module):
@@ -181,15 +181,24 @@ class Sequential(Module):
     def __len__(self): return len(self.layers)
     def __iter__(self): return iter(self.layers)
 
-# %% ../nbs/03_nn.ipynb #32056d43
+# %% ../nbs/03_nn.ipynb #f99dd6a1
+def _rows(a: np.ndarray) -> np.ndarray:
+    "All leading dims of `a` flattened into rows: (..., k) -> (n, k)."
+    return a.reshape(-1, a.shape[-1])
+
 def linear(x, weight: Tensor, bias: Tensor = None) -> Tensor:
-    "`x @ weight.T + bias`, with `weight` of shape (out, in): PyTorch's `F.linear`."
+    "`x @ weight.T + bias` as one op, with `weight` of shape (out, in): PyTorch's `F.linear`."
     x = x if isinstance(x, Tensor) else as_tensor(x, weight)
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 'no'} features in its last "
                          f"dim, but the weight {weight.shape} expects {weight.shape[-1]} (in_features)")
-    y = x @ weight.T
-    return y if bias is None else y + bias
+    W = weight.data
+    out = x.data @ W.T
+    if bias is not None: out += bias.data
+    edges = [(x, lambda g: g @ W),
+             (weight, lambda g: (_rows(g).T @ _rows(x.data)).astype(W.dtype, copy=False))]
+    if bias is not None: edges.append((bias, lambda g: _rows(g).sum(0).astype(bias.dtype, copy=False)))
+    return Tensor.from_op(out, *edges)
 
 class Linear(Module):
     "Fully connected layer `y = x @ weight.T + bias`; `weight` is (out_features, in_features)."

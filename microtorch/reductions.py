@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/07_reductions.ipynb #209f8d07
+# %% ../nbs/07_reductions.ipynb #4b6b20fd
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/07_reductions.ipynb #f6da06de
+# %% ../nbs/07_reductions.ipynb #b8d1649c
 def _reduce_args(t: Tensor, axis, dim, keepdims, keepdim) -> tuple:
     "The reduced axes (sorted, non-negative) and the keepdims flag, from numpy or torch spellings."
     axes = normalize_axes(pick(axis, dim, 'axis', 'dim'), t.ndim)
     return (axes if t.ndim else ()), bool(pick(keepdims or None, keepdim, 'keepdims', 'keepdim', False))
 
-# %% ../nbs/07_reductions.ipynb #db0af39d
+# %% ../nbs/07_reductions.ipynb #83cd106c
 def _spread(g: np.ndarray, axes: tuple, keepdims: bool, shape: tuple) -> np.ndarray:
     "Undo a reduction on a gradient: restore the reduced axes, then broadcast to `shape` (a view)."
     return np.broadcast_to(g if keepdims else np.expand_dims(g, axes), shape)
@@ -26,10 +26,10 @@ def sum(self, axis=None,     # int, tuple of ints, or None for all axes
         dim=None, keepdim=None):  # PyTorch spellings of axis and keepdims
     "Sum over `axis`; the gradient is copied back to every summed element."
     axes, keep = _reduce_args(self, axis, dim, keepdims, keepdim)
-    return Tensor.from_op(np.sum(self.data, axis=axes, keepdims=keep),
+    return Tensor.from_op(self.data.sum(axis=axes, keepdims=keep),
                           (self, lambda g: _spread(g, axes, keep, self.shape)))
 
-# %% ../nbs/07_reductions.ipynb #f10b5c5c
+# %% ../nbs/07_reductions.ipynb #fe4f89c8
 @patch_to(Tensor)
 def mean(self, axis=None,     # int, tuple of ints, or None for all axes
          keepdims=False, *,   # keep reduced axes with size 1
@@ -41,7 +41,7 @@ def mean(self, axis=None,     # int, tuple of ints, or None for all axes
     return Tensor.from_op(np.mean(x, axis=axes, keepdims=keep),
                           (self, lambda g: _spread(g / n, axes, keep, self.shape)))
 
-# %% ../nbs/07_reductions.ipynb #ce07449c
+# %% ../nbs/07_reductions.ipynb #b4995ba1
 def _extreme(t: Tensor, fn, name: str, axis, dim, keepdims, keepdim) -> Tensor:
     "`fn` (np.max or np.min) over the axes; tied extremes share the gradient evenly."
     axes, keep = _reduce_args(t, axis, dim, keepdims, keepdim)
@@ -68,7 +68,7 @@ def min(self, axis=None,     # int, tuple of ints, or None for all axes
     "Smallest value over `axis` (like torch.amin); tied minima share the gradient evenly."
     return _extreme(self, np.min, 'min', axis, dim, keepdims, keepdim)
 
-# %% ../nbs/07_reductions.ipynb #ac78b8dd
+# %% ../nbs/07_reductions.ipynb #5f0e1d4c
 def _arg(t: Tensor, fn, name: str, axis, dim, keepdims, keepdim) -> Tensor:
     "Integer Tensor of positions from `fn` (np.argmax or np.argmin) along one axis or all."
     a = pick(axis, dim, 'axis', 'dim')
@@ -92,7 +92,7 @@ def argmin(self, axis=None,    # one axis, or None for the flat position
     "Position of the smallest value (the first one at a tie); an integer Tensor without gradient."
     return _arg(self, np.argmin, 'argmin', axis, dim, keepdims, keepdim)
 
-# %% ../nbs/07_reductions.ipynb #c6fa738f
+# %% ../nbs/07_reductions.ipynb #e743e0fa
 @patch_to(Tensor)
 def logsumexp(self, axis=None,     # int, tuple of ints, or None for all axes
               keepdims=False, *,   # keep reduced axes with size 1
