@@ -1,0 +1,83 @@
+"What every contender shares: the job's constants, the setup file, batching, timing and the task runner."
+import argparse, json, sys, time
+import numpy as np
+
+THREADS = 2
+THREAD_ENV = {v: str(THREADS) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+SIZES = (784, 128, 64, 10)      # the MLP: 784-128-64-10, ReLU between layers
+BATCH, LR = 128, 0.1
+OP_SHAPE = (8, 8)               # "tiny" tensors of the per-op overhead test
+GRAPH_SIZES = (1_000, 10_000, 100_000)
+
+def load_setup(path) -> dict:
+    "The arrays every contender starts from: data, initial weights, one batch order per epoch."
+    with np.load(path) as f: return {k: f[k] for k in f.files}
+
+def batches(x, y, perm, bs=BATCH):
+    "Minibatches of `(x, y)` in the order `perm` (the last one may be short, like drop_last=False)."
+    for i in range(0, len(perm), bs):
+        idx = perm[i:i + bs]
+        yield x[idx], y[idx]
+
+def timeit(fn, number: int, repeat: int = 5) -> float:
+    "Median over `repeat` rounds of the seconds per call of `fn`, each round `number` calls."
+    rounds = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number): fn()
+        rounds.append((time.perf_counter() - t0) / number)
+    return float(np.median(rounds))
+
+def mlp_job(setup: dict, train_epoch, accuracy) -> dict:
+    "Epoch 1 warms up, epoch 2 is timed (same batch orders for all contenders); then test accuracy."
+    times = []
+    for perm in setup["perms"]:
+        t0 = time.perf_counter()
+        loss = train_epoch(setup["x_train"], setup["y_train"], perm)
+        times.append(time.perf_counter() - t0)
+    return {"epoch_s": times[1], "warmup_s": times[0], "last_loss": float(loss),
+            "test_acc": float(accuracy(setup["x_test"], setup["y_test"]))}
+
+def ops_job(tiny, seed, no_grad) -> dict:
+    "Microseconds per op on `OP_SHAPE` tensors: forward alone (no graph) and forward + backward."
+    a, b = tiny(), tiny()
+    cases = {"a + b": lambda: a + b, "a @ b": lambda: a @ b, "relu": lambda: a.relu(), "sum": lambda: a.sum()}
+    out = {}
+    for name, fn in cases.items():
+        grad = None if name == "sum" else seed
+        def forward():
+            with no_grad(): fn()
+        out[name] = {"forward_us": 1e6 * timeit(forward, 2000), "fwd_bwd_us": 1e6 * timeit(lambda: fn().backward(grad), 2000)}
+    return {"ops": out}
+
+def chain(x, n: int):
+    "A chain of `n` ops: y <- y * 1.0001."
+    for _ in range(n): x = x * 1.0001
+    return x
+
+def diamond(x, n: int):
+    "A diamond ladder of `n` levels: each level uses the previous one twice, y <- y * 0.5 + y * 0.5."
+    for _ in range(n): x = x * 0.5 + x * 0.5
+    return x
+
+def scaling_job(leaf, repeat: int = 3) -> dict:
+    "Seconds of `backward` (median of `repeat`, graph built outside the timer) for chains and diamond ladders."
+    out = {}
+    for build in (chain, diamond):
+        out[build.__name__] = {}
+        for n in GRAPH_SIZES:
+            times = []
+            for _ in range(repeat):
+                y = build(leaf(), n)
+                t0 = time.perf_counter(); y.backward(); times.append(time.perf_counter() - t0)
+            out[build.__name__][str(n)] = float(np.median(times))
+    return {"scaling": out}
+
+def run_task(name: str, tasks: dict):
+    "Command line of a contender: `python -m bench.contenders.NAME TASK [--setup FILE]`, JSON on stdout."
+    p = argparse.ArgumentParser(description=f"the {name} contender")
+    p.add_argument("task", choices=sorted(tasks))
+    p.add_argument("--setup", help="setup .npz written by bench/run.py (the mlp task)")
+    args = p.parse_args()
+    result = tasks[args.task](args)
+    json.dump({"contender": name, "task": args.task, **result}, sys.stdout)

@@ -1,0 +1,115 @@
+"Summaries, tables and the plot of a benchmark result (used by `bench/run.py` and the docs page)."
+import numpy as np
+
+TARGETS = {"vs_torch": 1.1, "vs_numpy": 1.35, "chain_1e5_s": 2.0, "linear_growth": 20.0, "acc_spread": 0.005}
+
+def _ok(runs): return [r for r in runs if "error" not in r]
+
+def summarize(res: dict) -> dict:
+    "Add `res['summary']`: median epoch times, accuracies, ratios and which targets are met."
+    s = {"epoch_median_s": {}, "test_acc": {}, "dtypes": {}}
+    for name, runs in res["mlp"].items():
+        if not _ok(runs): continue
+        s["epoch_median_s"][name] = float(np.median([r["epoch_s"] for r in _ok(runs)]))
+        s["test_acc"][name] = float(np.median([r["test_acc"] for r in _ok(runs)]))
+        s["dtypes"][name] = sorted({d for r in _ok(runs) for d in r["dtypes"]})
+    med = s["epoch_median_s"]
+    best = {n: min(r["epoch_s"] for r in _ok(runs)) for n, runs in res["mlp"].items() if _ok(runs)}
+    s["epoch_best_s"] = best
+    s["ratios"] = {f"microtorch/{o}": med["microtorch"] / med[o] for o in ("torch", "numpy") if "microtorch" in med and o in med}
+    s["ratios_best"] = {k: best["microtorch"] / best[k.split("/")[1]] for k in s["ratios"]}
+    checks = {}
+    if "microtorch/torch" in s["ratios"]:
+        checks["epoch <= 1.1x torch"] = s["ratios"]["microtorch/torch"] <= TARGETS["vs_torch"]
+        checks["stretch: faster than torch"] = s["ratios"]["microtorch/torch"] < 1
+    if "microtorch/numpy" in s["ratios"]:
+        checks["epoch <= 1.35x numpy floor"] = s["ratios"]["microtorch/numpy"] <= TARGETS["vs_numpy"]
+    if len(s["test_acc"]) > 1:
+        accs = s["test_acc"].values()
+        checks["accuracies agree within 0.5%"] = max(accs) - min(accs) <= TARGETS["acc_spread"]
+    if "microtorch" in s["dtypes"]: checks["float32 end to end"] = s["dtypes"]["microtorch"] == ["float32"]
+    mts = res["scaling"].get("microtorch", {})
+    if mts:
+        checks["chain of 1e5 ops: backward < 2 s"] = mts["chain"]["100000"] < TARGETS["chain_1e5_s"]
+        checks["diamond ladder linear (1e4 -> 1e5 levels: < 20x time)"] = (
+            mts["diamond"]["100000"] / mts["diamond"]["10000"] < TARGETS["linear_growth"])
+    s["targets"] = checks
+    res["summary"] = s
+    return s
+
+def _md(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
+
+def format_table(res: dict) -> str:
+    "Markdown tables: the MLP epoch, the targets, per-op overhead and graph scaling."
+    s = res["summary"]
+    base = s["epoch_median_s"].get("microtorch")
+    rows = []
+    for name, runs in res["mlp"].items():
+        if name not in s["epoch_median_s"]:
+            rows.append((name, "failed: " + runs[0].get("error", "?"), "", "", "", "", "")); continue
+        med = s["epoch_median_s"][name]
+        times = [r["epoch_s"] for r in _ok(runs)]
+        rows.append((name, f"{med:.3f}", f"{min(times):.3f}", " ".join(f"{t:.3f}" for t in times),
+                     f"{base / med:.2f}" if base else "", f"{100 * s['test_acc'][name]:.2f}%", ", ".join(s["dtypes"][name])))
+    busy_runs = sum(r.get("others_busy", 0) > 0.2 for runs in res["mlp"].values() for r in runs)
+    busy = (f"\n\n**The machine was busy**: {busy_runs} runs started while other processes used over 20% of "
+            "the CPUs; their times are slower and noisier than on a quiet machine.\n") if busy_runs else "\n"
+    out = ["MNIST MLP 784-128-64-10, batch 128, SGD lr 0.1, float32, "
+           f"{res['meta']['threads']} threads; epoch 2 of each run (median of {res['meta']['runs']})" + busy,
+           _md(("contender", "epoch s (median)", "best", "runs", "microtorch / this", "test acc", "dtypes"), rows)]
+    if s["ratios"]:
+        out.append("\nmicrotorch / other, epoch medians: " + ", ".join(f"**{k} = {v:.2f}**" for k, v in s["ratios"].items())
+                   + "; best runs: " + ", ".join(f"{k} = {v:.2f}" for k, v in s["ratios_best"].items()))
+    out.append("\n" + _md(("target (on the medians)", "met"), [(k, "yes" if v else "**no**") for k, v in s["targets"].items()]))
+    ops = res["ops"]
+    if ops.get("microtorch") or ops.get("torch"):
+        names = list((ops.get("microtorch") or ops["torch"]).keys())
+        def us(c, n, k): return f"{ops[c][n][k]:.1f}" if n in ops.get(c, {}) else "-"
+        out.append("\nPer-op overhead on 8x8 float32 tensors, microseconds per op\n")
+        out.append(_md(("op", "microtorch fwd", "torch fwd", "microtorch fwd+bwd", "torch fwd+bwd"),
+                       [(n, us("microtorch", n, "forward_us"), us("torch", n, "forward_us"),
+                         us("microtorch", n, "fwd_bwd_us"), us("torch", n, "fwd_bwd_us")) for n in names]))
+    sc = res["scaling"]
+    if sc:
+        rows = [(f"{kind} {int(n):,}", *(f"{sc[c][kind][n]:.4f}" if c in sc and sc[c] else "-" for c in ("microtorch", "torch")))
+                for kind in ("chain", "diamond") for n in next(iter(sc.values()))[kind]]
+        out.append("\nBackward time in seconds of a chain of N ops and a diamond ladder of N levels (3 ops each)\n")
+        out.append(_md(("graph", "microtorch s", "torch s"), rows))
+    return "\n".join(out)
+
+def plot(res: dict, path=None):
+    "Three panels: epoch times, per-op overhead, graph scaling (log-log). Saves to `path` if given."
+    import matplotlib
+    if path is not None: matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    colors = {"microtorch": "tab:orange", "torch": "tab:blue", "numpy": "tab:gray"}
+    s, ax = res["summary"], axes[0]
+    names = list(s["epoch_median_s"])
+    ax.bar(names, [s["epoch_median_s"][n] for n in names], color=[colors[n] for n in names], alpha=0.8)
+    for i, n in enumerate(names):
+        ax.plot([i] * len(_ok(res["mlp"][n])), [r["epoch_s"] for r in _ok(res["mlp"][n])], "k.", ms=5)
+    ax.set(title="MNIST MLP: one epoch (s)", ylabel="seconds")
+    ax = axes[1]
+    ops = {c: v for c, v in res["ops"].items() if v}
+    if ops:
+        opnames = list(next(iter(ops.values())))
+        width = 0.8 / len(ops)
+        for j, (c, v) in enumerate(ops.items()):
+            ax.bar(np.arange(len(opnames)) + j * width, [v[n]["fwd_bwd_us"] for n in opnames], width, label=c, color=colors[c])
+        ax.set_xticks(np.arange(len(opnames)) + width * (len(ops) - 1) / 2, opnames)
+        ax.set(title="per-op forward+backward (µs, 8x8)", ylabel="µs"); ax.legend()
+    ax = axes[2]
+    for c, v in res["scaling"].items():
+        for kind, style in (("chain", "-o"), ("diamond", "--s")):
+            if kind in v:
+                ns = [int(n) for n in v[kind]]
+                ax.loglog(ns, list(v[kind].values()), style, color=colors[c], label=f"{c} {kind}")
+    if res["scaling"]:
+        ax.loglog([1e3, 1e5], [1e-3, 1e-1], ":", color="k", lw=1, label="linear (slope 1)")
+        ax.set(title="backward time vs graph size", xlabel="N (ops or levels)", ylabel="seconds"); ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
+    return fig
