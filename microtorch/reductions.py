@@ -5,20 +5,24 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/07_reductions.ipynb #4b6b20fd
+# %% ../nbs/07_reductions.ipynb #a67c1e2f
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/07_reductions.ipynb #b8d1649c
+# %% ../nbs/07_reductions.ipynb #1feca01e
 def _reduce_args(t: Tensor, axis, dim, keepdims, keepdim) -> tuple:
     "The reduced axes (sorted, non-negative) and the keepdims flag, from numpy or torch spellings."
     axes = normalize_axes(pick(axis, dim, 'axis', 'dim'), t.ndim)
     return (axes if t.ndim else ()), bool(pick(keepdims or None, keepdim, 'keepdims', 'keepdim', False))
 
-# %% ../nbs/07_reductions.ipynb #83cd106c
+# %% ../nbs/07_reductions.ipynb #7a1cac89
+def _unreduce(g: np.ndarray, axes: tuple, keepdims: bool) -> np.ndarray:
+    "Put the reduced axes back into a gradient as size-1 axes (nothing to do when they were kept)."
+    return g if keepdims else np.expand_dims(g, axes)
+
 def _spread(g: np.ndarray, axes: tuple, keepdims: bool, shape: tuple) -> np.ndarray:
     "Undo a reduction on a gradient: restore the reduced axes, then broadcast to `shape` (a view)."
-    return np.broadcast_to(g if keepdims else np.expand_dims(g, axes), shape)
+    return np.broadcast_to(_unreduce(g, axes, keepdims), shape)
 
 @patch_to(Tensor)
 def sum(self, axis=None,     # int, tuple of ints, or None for all axes
@@ -29,7 +33,7 @@ def sum(self, axis=None,     # int, tuple of ints, or None for all axes
     return Tensor.from_op(self.data.sum(axis=axes, keepdims=keep),
                           (self, lambda g: _spread(g, axes, keep, self.shape)))
 
-# %% ../nbs/07_reductions.ipynb #fe4f89c8
+# %% ../nbs/07_reductions.ipynb #49f09e9f
 @patch_to(Tensor)
 def mean(self, axis=None,     # int, tuple of ints, or None for all axes
          keepdims=False, *,   # keep reduced axes with size 1
@@ -41,7 +45,7 @@ def mean(self, axis=None,     # int, tuple of ints, or None for all axes
     return Tensor.from_op(np.mean(x, axis=axes, keepdims=keep),
                           (self, lambda g: _spread(g / n, axes, keep, self.shape)))
 
-# %% ../nbs/07_reductions.ipynb #b4995ba1
+# %% ../nbs/07_reductions.ipynb #087156b7
 def _extreme(t: Tensor, fn, name: str, axis, dim, keepdims, keepdim) -> Tensor:
     "`fn` (np.max or np.min) over the axes; tied extremes share the gradient evenly."
     axes, keep = _reduce_args(t, axis, dim, keepdims, keepdim)
@@ -51,7 +55,7 @@ def _extreme(t: Tensor, fn, name: str, axis, dim, keepdims, keepdim) -> Tensor:
     best = fn(x, axis=axes, keepdims=True)
     def grad_fn(g):
         hit = x == best
-        return hit * ((g if keep else np.expand_dims(g, axes)) / hit.sum(axis=axes, keepdims=True, dtype=g.dtype))
+        return hit * (_unreduce(g, axes, keep) / hit.sum(axis=axes, keepdims=True, dtype=g.dtype))
     return Tensor.from_op(best if keep else np.squeeze(best, axis=axes), (t, grad_fn))
 
 @patch_to(Tensor)
@@ -68,7 +72,7 @@ def min(self, axis=None,     # int, tuple of ints, or None for all axes
     "Smallest value over `axis` (like torch.amin); tied minima share the gradient evenly."
     return _extreme(self, np.min, 'min', axis, dim, keepdims, keepdim)
 
-# %% ../nbs/07_reductions.ipynb #5f0e1d4c
+# %% ../nbs/07_reductions.ipynb #041dec01
 def _arg(t: Tensor, fn, name: str, axis, dim, keepdims, keepdim) -> Tensor:
     "Integer Tensor of positions from `fn` (np.argmax or np.argmin) along one axis or all."
     a = pick(axis, dim, 'axis', 'dim')
@@ -92,7 +96,7 @@ def argmin(self, axis=None,    # one axis, or None for the flat position
     "Position of the smallest value (the first one at a tie); an integer Tensor without gradient."
     return _arg(self, np.argmin, 'argmin', axis, dim, keepdims, keepdim)
 
-# %% ../nbs/07_reductions.ipynb #e743e0fa
+# %% ../nbs/07_reductions.ipynb #198f75e8
 @patch_to(Tensor)
 def logsumexp(self, axis=None,     # int, tuple of ints, or None for all axes
               keepdims=False, *,   # keep reduced axes with size 1
@@ -106,4 +110,4 @@ def logsumexp(self, axis=None,     # int, tuple of ints, or None for all axes
     s = e.sum(axis=axes, keepdims=True)
     with np.errstate(divide='ignore'): out = np.log(s) + m   # log(0) = -inf for an all -inf slice
     return Tensor.from_op(out if keep else np.squeeze(out, axis=axes),
-                          (self, lambda g: (g if keep else np.expand_dims(g, axes)) * (e / s)))
+                          (self, lambda g: _unreduce(g, axes, keep) * (e / s)))

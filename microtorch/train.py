@@ -6,8 +6,8 @@
 __all__ = ['mlp', 'cosine_lr', 'evaluate', 'TrainingDiverged', 'fit', 'smooth', 'plot_history', 'predict', 'confusion_matrix',
            'save_model', 'load_model', 'main']
 
-# %% ../nbs/11_mnist.ipynb #b608e48c
-import argparse, json, math, os, sys, tempfile, time
+# %% ../nbs/11_mnist.ipynb #8ad6f3e0
+import argparse, json, math, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 from .tensor import *
@@ -16,8 +16,9 @@ from .where import *
 from .softmax import *
 from .optim import *
 from .data import *
+from .data import _atomic_write
 
-# %% ../nbs/11_mnist.ipynb #464a0934
+# %% ../nbs/11_mnist.ipynb #86218a59
 def mlp(sizes=(784, 128, 64, 10)) -> Sequential:
     "The MNIST classifier: Flatten, then Linear layers of `sizes` with ReLU between them."
     layers = [Flatten()]
@@ -26,12 +27,12 @@ def mlp(sizes=(784, 128, 64, 10)) -> Sequential:
         layers += [Linear(n_in, n_out, init_method="xavier" if last else "he")] + ([] if last else [ReLU()])
     return Sequential(*layers)
 
-# %% ../nbs/11_mnist.ipynb #054d7498
+# %% ../nbs/11_mnist.ipynb #f3e06105
 def cosine_lr(base_lr: float, step: int, total: int) -> float:
     "Learning rate at `step` of `total`: `base_lr` decayed to 0 along half a cosine."
     return 0.5 * base_lr * (1 + math.cos(math.pi * min(step, total) / total))
 
-# %% ../nbs/11_mnist.ipynb #ef899f4f
+# %% ../nbs/11_mnist.ipynb #80ac100d
 def evaluate(model, loader) -> tuple:
     "Mean cross-entropy and accuracy of `model` over `loader`, without a graph, in eval mode."
     was_training, total_loss, correct, n = model.training, 0.0, 0, 0
@@ -45,12 +46,13 @@ def evaluate(model, loader) -> tuple:
     model.train(was_training)
     return total_loss / n, correct / n
 
-# %% ../nbs/11_mnist.ipynb #0ce82c50
+# %% ../nbs/11_mnist.ipynb #b855bc5a
 class TrainingDiverged(RuntimeError):
     "The loss became NaN or infinite during training."
 
-def _progress(loader, desc: str, enabled: bool):
-    "`loader` wrapped in a tqdm progress bar when tqdm is installed and `enabled`, else unchanged."
+def _progress(loader, desc: str, enabled):
+    "`loader` wrapped in a tqdm progress bar when tqdm is installed and `enabled` (None: when stdout is a terminal)."
+    if enabled is None: enabled = sys.stdout.isatty()
     if not enabled: return loader
     try: from tqdm import tqdm
     except ImportError: return loader
@@ -59,7 +61,7 @@ def _progress(loader, desc: str, enabled: bool):
 def fit(model, opt, train_loader, epochs: int, # model, optimizer, data and number of passes
         test_loader=None,                      # evaluated after each epoch when given
         schedule=cosine_lr,                    # `schedule(base_lr, step, total)`, or None for a constant rate
-        progress=True,                         # a progress bar per epoch (when tqdm is installed)
+        progress=None,                         # a tqdm bar per epoch: True, False, or None for "only in a terminal"
         verbose=True) -> dict:                 # print one line of results per epoch
     "Train `model` with `opt` on `train_loader` for `epochs` epochs; returns the history of losses and accuracies."
     base_lr, total, step = opt.lr, epochs * len(train_loader), 0
@@ -88,7 +90,7 @@ def fit(model, opt, train_loader, epochs: int, # model, optimizer, data and numb
     opt.lr = base_lr
     return history
 
-# %% ../nbs/11_mnist.ipynb #9d64b04a
+# %% ../nbs/11_mnist.ipynb #73e2fed2
 def smooth(values, beta=0.98) -> np.ndarray:
     "Exponential moving average of `values`, bias-corrected like Adam's moments."
     out, avg = np.empty(len(values)), 0.0
@@ -121,7 +123,7 @@ def plot_history(history: dict, path=None):
     if path is not None: fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/11_mnist.ipynb #c91d64f5
+# %% ../nbs/11_mnist.ipynb #40e6fcad
 def predict(model, images, batch_size=1000) -> np.ndarray:
     "Predicted class (argmax of the logits) for each image, computed in batches without a graph."
     was_training = model.training
@@ -135,24 +137,7 @@ def confusion_matrix(preds, targets, n_classes=10) -> np.ndarray:
     "Counts `[true class, predicted class]`."
     return np.bincount(np.asarray(targets) * n_classes + np.asarray(preds), minlength=n_classes ** 2).reshape(n_classes, n_classes)
 
-# %% ../nbs/11_mnist.ipynb #bd36160f
-def _umask() -> int:
-    "The process's file creation mask."
-    mask = os.umask(0); os.umask(mask)
-    return mask
-
-def _atomic_write(path, write):
-    "Call `write(file)` on a temporary file next to `path`, then rename it to `path`; no partial file on failure."
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f: write(f); f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())             # mkstemp makes 0600 files; use the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
-
+# %% ../nbs/11_mnist.ipynb #cf576cc8
 def save_model(model, path) -> Path:
     "Save `model.state_dict()` to the `.npz` file `path`, atomically."
     return _atomic_write(path, lambda f: np.savez(f, **model.state_dict()))
@@ -162,7 +147,7 @@ def load_model(path, model=None):
     with np.load(path, allow_pickle=False) as archive: state = {k: archive[k] for k in archive.files}
     return (model if model is not None else mlp()).load_state_dict(state)
 
-# %% ../nbs/11_mnist.ipynb #649f7af0
+# %% ../nbs/11_mnist.ipynb #4bfee822
 def _positive(kind):
     "An argparse type: a number of `kind` that must be > 0."
     def parse(text):
@@ -202,7 +187,7 @@ def main(argv=None):
     model = mlp()
     opt = SGD(model.parameters(), lr=args.lr, momentum=0.9)
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    try: history = fit(model, opt, loader, args.epochs, DataLoader(test, batch_size=1000), progress=not args.no_progress)
+    try: history = fit(model, opt, loader, args.epochs, DataLoader(test, batch_size=1000), progress=False if args.no_progress else None)
     except TrainingDiverged as e: raise SystemExit(f"microtorch-mnist: training stopped: {e}. Nothing was written.") from None
     config = {k: v for k, v in vars(args).items() if k != "no_progress"}
     metrics = {"config": config, "epochs": history["epochs"]}
@@ -214,5 +199,5 @@ def main(argv=None):
     print(f"test accuracy {last['test_accuracy']:.2%} (test loss {last['test_loss']:.4f}) after {args.epochs} epochs, "
           f"{np.mean([e['seconds'] for e in history['epochs']]):.1f} s/epoch; wrote metrics.json{plot}, model.npz to {out}")
 
-# %% ../nbs/11_mnist.ipynb #122ac3ea
+# %% ../nbs/11_mnist.ipynb #67e880c1
 if __name__ == "__main__" and "__file__" in globals(): main()

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['ReLU', 'LeakyReLU']
 
-# %% ../nbs/06_where.ipynb #f52ca4ff
+# %% ../nbs/06_where.ipynb #5cc4f79c
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/06_where.ipynb #0e69236d
+# %% ../nbs/06_where.ipynb #17269578
 def _comparison(fn, symbol: str):
     "Build a comparison operator: elementwise `fn` on the data, a bool Tensor outside the graph."
     def compare(self, other):
@@ -25,16 +25,16 @@ for _fn, _symbol in [(np.less, '<'), (np.less_equal, '<='), (np.greater, '>'),
                      (np.greater_equal, '>='), (np.equal, '=='), (np.not_equal, '!=')]:
     patch_to(Tensor)(_comparison(_fn, _symbol))
 
-# %% ../nbs/06_where.ipynb #83d97349
+# %% ../nbs/06_where.ipynb #2a682581
 @patch_to(Tensor)
 def __bool__(self):
     "Truth value of a one-element tensor; several elements are ambiguous and raise an error."
     if self.size != 1:
         raise ValueError(f"the truth value of a tensor with {self.size} elements is ambiguous; "
-                         "reduce it first, e.g. bool((t).data.any()) or bool((t).data.all())")
+                         "reduce it first, e.g. bool(t.data.any()) or bool(t.data.all())")
     return bool(self.data)
 
-# %% ../nbs/06_where.ipynb #ff2ab06b
+# %% ../nbs/06_where.ipynb #f78db1a7
 def _condition(cond, op: str) -> np.ndarray:
     "A condition or mask (bool Tensor, ndarray or list) as a bool ndarray, or a clear error."
     arr = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
@@ -65,7 +65,7 @@ def where(condition, # bool Tensor, bool ndarray or list of bools
                          "each trailing dimension must match or be 1") from None
     return Tensor.from_op(out, (a, lambda g: _masked(g, cond, a)), (b, lambda g: _masked(g, ~cond, b)))
 
-# %% ../nbs/06_where.ipynb #12165038
+# %% ../nbs/06_where.ipynb #2187bba2
 def _tie_grad(x, other, wins, shape):
     "grad_fn of one input of max/min: weight 1 where `x` wins, 1/2 at a tie, 0 where it loses."
     return lambda g: unbroadcast(g * (wins(x, other) + (x == other) * g.dtype.type(0.5)), shape)
@@ -86,7 +86,7 @@ def minimum(a, b):
     "Elementwise minimum of `a` and `b` (Tensors or numbers, broadcast); ties split the gradient evenly."
     return _extremum(np.minimum, np.less, 'minimum', a, b)
 
-# %% ../nbs/06_where.ipynb #aa0bcf4f
+# %% ../nbs/06_where.ipynb #f8fcc5a3
 @patch_to(Tensor)
 def threshold(self, threshold, # elements above this are kept
               value):          # what replaces the others
@@ -99,11 +99,12 @@ def masked_fill(self, mask, # bool Tensor, ndarray or list, broadcast with `self
     "Put `value` where `mask` is True, keep `self` elsewhere."
     return Tensor.where(_condition(mask, "masked_fill"), value, self)
 
-# %% ../nbs/06_where.ipynb #70320242
+# %% ../nbs/06_where.ipynb #9f77da03
 @patch_to(Tensor)
 def sign(self):
     "-1, 0 or 1 for each element; the gradient is zero."
-    return Tensor.from_op(np.sign(self.data), (self, lambda g: np.zeros_like(self.data)))
+    x = self.data
+    return Tensor.from_op(np.sign(x), (self, lambda g: np.zeros_like(x)))
 
 @patch_to(Tensor)
 def clip(self, min_value=None, # lower bound, None for none
@@ -129,7 +130,7 @@ def relu(self):
     x = self.data
     return Tensor.from_op(np.maximum(x, 0), (self, lambda g: g * (x > 0)))
 
-# %% ../nbs/06_where.ipynb #0f7958ef
+# %% ../nbs/06_where.ipynb #f9d1d372
 @patch_to(Tensor)
 def leaky_relu(self, alpha=0.01): # slope for x <= 0
     "x for x > 0, alpha * x otherwise; the gradient at 0 is alpha (as torch)."
@@ -138,17 +139,16 @@ def leaky_relu(self, alpha=0.01): # slope for x <= 0
     slope = np.where(x > 0, t(1), t(alpha))
     return Tensor.from_op(x * slope, (self, lambda g: g * slope))
 
-# %% ../nbs/06_where.ipynb #b7f012ed
+# %% ../nbs/06_where.ipynb #94951aa9
 from .nn import Module
 
+# %% ../nbs/06_where.ipynb #59eaf25a
 class ReLU(Module):
     "Module form of `Tensor.relu`."
     def forward(self, x): return x.relu()
 
 class LeakyReLU(Module):
     "Module form of `Tensor.leaky_relu`, with slope `alpha` for negative inputs."
-    def __init__(self, alpha=0.01):
-        super().__init__()
-        self.alpha = alpha
+    def __init__(self, alpha=0.01): self.alpha = alpha
     def forward(self, x): return x.leaky_relu(self.alpha)
     def extra_repr(self): return f"alpha={self.alpha}"
