@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #43461a37
+# %% ../nbs/index.ipynb #03ab3e89
 from .tensor import *
 from .transpose import *
 from .matmul import *
