@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['Tanh', 'Sigmoid']
 
-# %% ../nbs/04_broadcasting.ipynb #113cae30
+# %% ../nbs/04_broadcasting.ipynb #f74a2686
 import numpy as np
 from .tensor import *
 from .nn import Module
 
-# %% ../nbs/04_broadcasting.ipynb #400feda5
+# %% ../nbs/04_broadcasting.ipynb #cc787981
 @patch_to(Tensor)
 def __sub__(self, other):
     "Elementwise `self - other`, with broadcasting."
@@ -29,7 +29,7 @@ def __neg__(self):
     "Elementwise `-self`."
     return Tensor.from_op(-self.data, (self, lambda g: -g))
 
-# %% ../nbs/04_broadcasting.ipynb #c930daca
+# %% ../nbs/04_broadcasting.ipynb #b92665ca
 @patch_to(Tensor)
 def __truediv__(self, other):
     "Elementwise `self / other`, with broadcasting."
@@ -44,7 +44,7 @@ def __rtruediv__(self, other):
     "`other / self` when `other` is a number or an array."
     return as_tensor(other, self) / self
 
-# %% ../nbs/04_broadcasting.ipynb #bd047fb1
+# %% ../nbs/04_broadcasting.ipynb #d1c91e67
 def _power_slope(a: np.ndarray, p: np.ndarray) -> np.ndarray:
     "$p\\,a^{p-1}$, with 0 wherever $p = 0$."
     with np.errstate(divide='ignore', invalid='ignore'):
@@ -64,7 +64,7 @@ def __rpow__(self, base):
     "`base ** self` when `base` is a number or an array."
     return as_tensor(base, self) ** self
 
-# %% ../nbs/04_broadcasting.ipynb #a525c3b2
+# %% ../nbs/04_broadcasting.ipynb #3459ddf6
 def _inplace(t: Tensor, value: np.ndarray, symbol: str) -> Tensor:
     "Store `value` as `t`'s new data, keeping its shape and dtype; record nothing."
     if value.shape != t.shape:
@@ -93,7 +93,7 @@ def __itruediv__(self, other):
     "In-place `self /= other` (not tracked by autograd)."
     return _inplace(self, binary_data(np.true_divide, self, as_tensor(other, self), '/='), '/=')
 
-# %% ../nbs/04_broadcasting.ipynb #144ba0e5
+# %% ../nbs/04_broadcasting.ipynb #0f3ba6a7
 @patch_to(Tensor)
 def log(self):
     "Natural logarithm, elementwise (`nan` for negative inputs, as in numpy)."
@@ -117,7 +117,7 @@ def tanh(self):
     out = np.tanh(self.data)
     return Tensor.from_op(out, (self, lambda g: g * (1 - out * out)))
 
-# %% ../nbs/04_broadcasting.ipynb #7af18a08
+# %% ../nbs/04_broadcasting.ipynb #bc241f0c
 @patch_to(Tensor)
 def sigmoid(self):
     "Logistic sigmoid $1/(1+e^{-x})$, elementwise; stable for any $x$."
@@ -125,7 +125,7 @@ def sigmoid(self):
     out = np.where(self.data >= 0, 1, z) / (1 + z)
     return Tensor.from_op(out, (self, lambda g: g * out * (1 - out)))
 
-# %% ../nbs/04_broadcasting.ipynb #fee0729c
+# %% ../nbs/04_broadcasting.ipynb #38c22f6d
 class Tanh(Module):
     "Applies `tanh` elementwise."
     def forward(self, x): return x.tanh()

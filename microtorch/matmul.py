@@ -5,12 +5,16 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/02_matmul.ipynb #2da62c34
+# %% ../nbs/02_matmul.ipynb #8e1f7377
 import numpy as np
 from .tensor import *
 from .transpose import *
 
-# %% ../nbs/02_matmul.ipynb #3821f560
+# %% ../nbs/02_matmul.ipynb #26c7272c
+def _rows(a: np.ndarray) -> np.ndarray:
+    "All leading dims of `a` flattened into rows: (..., k) -> (n, k)."
+    return a.reshape(-1, a.shape[-1])
+
 def _matmul_grads(a: Tensor, b: Tensor):
     "The grad_fns of `a @ b`: vectors promoted to matrices, batch dims summed away."
     A = a.data if a.ndim > 1 else a.data[None, :]        # (n,) -> (1, n), a row
@@ -25,11 +29,11 @@ def _matmul_grads(a: Tensor, b: Tensor):
     def grad_b(g):                                       # dB = A^T G
         g = promote(g)
         if B.ndim == 2 and A.ndim > 2:                   # one big product instead of a batch and a sum
-            return (A.reshape(-1, A.shape[-1]).T @ g.reshape(-1, g.shape[-1])).reshape(b.shape).astype(b.dtype, copy=False)
+            return (_rows(A).T @ _rows(g)).reshape(b.shape).astype(b.dtype, copy=False)
         return unbroadcast(A.swapaxes(-1, -2) @ g, B.shape).reshape(b.shape).astype(b.dtype, copy=False)
     return grad_a, grad_b
 
-# %% ../nbs/02_matmul.ipynb #e256111b
+# %% ../nbs/02_matmul.ipynb #b9a7a259
 def _check_matmul(a: Tensor, b: Tensor):
     "Raise a ValueError naming the clashing dims when `a @ b` is undefined."
     sa, sb = a.shape, b.shape
@@ -47,7 +51,7 @@ def _check_matmul(a: Tensor, b: Tensor):
         raise ValueError(f"matmul: {sa} @ {sb}: batch dims {sa[:-2]} and {sb[:-2]} do not broadcast; "
                          "each must match or be 1") from None
 
-# %% ../nbs/02_matmul.ipynb #686fec6b
+# %% ../nbs/02_matmul.ipynb #c15a2033
 @patch_to(Tensor)
 def matmul(self, other) -> Tensor:
     "Matrix product `self @ other`: vectors, matrices or batches (batch dims broadcast). Also `Tensor.matmul(a, b)`."
@@ -63,7 +67,11 @@ def dot(self, other) -> Tensor:
     return Tensor.matmul(self, other)
 
 @patch_to(Tensor)
-def __matmul__(self, other) -> Tensor: return Tensor.matmul(self, other)
+def __matmul__(self, other) -> Tensor:
+    "`self @ other`: see `matmul`."
+    return Tensor.matmul(self, other)
 
 @patch_to(Tensor)
-def __rmatmul__(self, other) -> Tensor: return Tensor.matmul(as_tensor(other, self), self)
+def __rmatmul__(self, other) -> Tensor:
+    "`other @ self` when `other` is an array (it takes the tensor's float dtype)."
+    return Tensor.matmul(as_tensor(other, self), self)

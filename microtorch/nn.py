@@ -6,14 +6,15 @@
 __all__ = ['default_generator', 'INIT_METHODS', 'manual_seed', 'init_weights', 'Parameter', 'Module', 'Sequential', 'linear',
            'Linear']
 
-# %% ../nbs/03_nn.ipynb #62433466
+# %% ../nbs/03_nn.ipynb #b8731672
 from collections import OrderedDict
 import numpy as np
 from .tensor import *
 from .transpose import *
 from .matmul import *
+from .matmul import _rows
 
-# %% ../nbs/03_nn.ipynb #f5b55241
+# %% ../nbs/03_nn.ipynb #65937741
 default_generator = np.random.default_rng()
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -21,7 +22,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     default_generator.bit_generator.state = np.random.PCG64(seed).state
     return default_generator
 
-# %% ../nbs/03_nn.ipynb #df74d478
+# %% ../nbs/03_nn.ipynb #a3888488
 INIT_METHODS = ("xavier", "he", "he_leaky", "normal", "uniform")
 
 def init_weights(shape: tuple, init_method="xavier", gain=1.0, alpha=0.01) -> np.ndarray:
@@ -37,7 +38,7 @@ def init_weights(shape: tuple, init_method="xavier", gain=1.0, alpha=0.01) -> np
     else: raise ValueError(f"unknown init_method {init_method!r}; valid: {', '.join(INIT_METHODS)}")
     return data.astype(np.float32)
 
-# %% ../nbs/03_nn.ipynb #20d13da0
+# %% ../nbs/03_nn.ipynb #db8a5bac
 class Parameter(Tensor):
     "A learnable Tensor: `Parameter(out, in)` draws weights with `init_method`; `data=` gives them directly."
     def __init__(self, *shape, data=None, init_method="xavier", gain=1.0, alpha=0.01):
@@ -51,7 +52,7 @@ class Parameter(Tensor):
 
     def __repr__(self): return "Parameter containing:\n" + super().__repr__()
 
-# %% ../nbs/03_nn.ipynb #ea679605
+# %% ../nbs/03_nn.ipynb #371006f6
 def _walk(name: str, value):
     "`(dotted name, item)` for each Parameter or Module in `value`, searching lists, tuples and dicts."
     if isinstance(value, (Parameter, Module)): yield name, value
@@ -127,7 +128,7 @@ class Module:
         "Number of learnable scalars."
         return sum(p.size for p in self.parameters())
 
-# %% ../nbs/03_nn.ipynb #4241f819
+# %% ../nbs/03_nn.ipynb #34b4860d
 @patch_to(Module)
 def state_dict(self) -> OrderedDict:
     "Copies of all parameters' data, by dotted name."
@@ -147,7 +148,7 @@ def load_state_dict(self, state: dict, strict: bool = True):
     for k, v in values.items(): params[k].data[...] = v
     return self
 
-# %% ../nbs/03_nn.ipynb #de61a943
+# %% ../nbs/03_nn.ipynb #dbf3b64f
 @patch_to(Module)
 def extra_repr(self) -> str:
     "Settings shown inside the parentheses of the module's repr; subclasses override it."
@@ -155,13 +156,13 @@ def extra_repr(self) -> str:
 
 @patch_to(Module)
 def __repr__(self):
-    children = self.named_children()
-    if not children: return f"{type(self).__name__}({self.extra_repr()})"
-    lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in children]
-    extra = f"{self.extra_repr()}\n" if self.extra_repr() else ""
-    return f"{type(self).__name__}(\n" + (f"  {extra}" if extra else "") + "\n".join(lines) + "\n)"
+    "The module tree: class name, settings (`extra_repr`), then each child by name, indented."
+    name, extra, children = type(self).__name__, self.extra_repr(), self.named_children()
+    if not children: return f"{name}({extra})"
+    lines = ([f"  {extra}"] if extra else []) + [f"  ({n}): " + repr(m).replace("\n", "\n  ") for n, m in children]
+    return f"{name}(\n" + "\n".join(lines) + "\n)"
 
-# %% ../nbs/03_nn.ipynb #b5e50652
+# %% ../nbs/03_nn.ipynb #c17b7773
 class Sequential(Module):
     "Modules applied one after the other; named `\"0\"`, `\"1\"`, ... like PyTorch's."
     def __init__(self, *modules: Module):
@@ -181,11 +182,7 @@ class Sequential(Module):
     def __len__(self): return len(self.layers)
     def __iter__(self): return iter(self.layers)
 
-# %% ../nbs/03_nn.ipynb #f99dd6a1
-def _rows(a: np.ndarray) -> np.ndarray:
-    "All leading dims of `a` flattened into rows: (..., k) -> (n, k)."
-    return a.reshape(-1, a.shape[-1])
-
+# %% ../nbs/03_nn.ipynb #78c68da3
 def linear(x, weight: Tensor, bias: Tensor = None) -> Tensor:
     "`x @ weight.T + bias` as one op, with `weight` of shape (out, in): PyTorch's `F.linear`."
     x = x if isinstance(x, Tensor) else as_tensor(x, weight)

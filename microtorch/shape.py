@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/05_shape.ipynb #da31a467
+# %% ../nbs/05_shape.ipynb #26c2cdd1
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/05_shape.ipynb #de5f1397
+# %% ../nbs/05_shape.ipynb #8dd9f054
 def _reshaped(t: Tensor, shape: tuple) -> Tensor:
     "`t` read with a new `shape` (same elements, same order); the gradient is reshaped back."
     return Tensor.from_op(t.data.reshape(shape), (t, lambda g: g.reshape(t.shape)))
 
-# %% ../nbs/05_shape.ipynb #c050422f
+# %% ../nbs/05_shape.ipynb #f43e3fbd
 def _new_shape(t: Tensor, shape: tuple, name: str) -> tuple:
     "Resolve `view`/`reshape` arguments (ints or one tuple, at most one -1) against `t`'s size."
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)): shape = tuple(shape[0])
@@ -41,7 +41,7 @@ def view(self, *shape):
     "Same as `reshape` (PyTorch's name; numpy copies only when it must)."
     return _reshaped(self, _new_shape(self, shape, 'view'))
 
-# %% ../nbs/05_shape.ipynb #b5a8bce2
+# %% ../nbs/05_shape.ipynb #56cd75de
 @patch_to(Tensor)
 def squeeze(self, axis=None, # None: every size-1 axis; an int or a tuple of axes
             dim=None):       # PyTorch's name for `axis`
@@ -59,7 +59,7 @@ def unsqueeze(self, dim: int):
     dim = dim % (self.ndim + 1)
     return _reshaped(self, self.shape[:dim] + (1,) + self.shape[dim:])
 
-# %% ../nbs/05_shape.ipynb #192d9fb5
+# %% ../nbs/05_shape.ipynb #b25ec231
 @patch_to(Tensor)
 def flatten(self, start_dim: int = 0, end_dim: int = -1):
     "Merge the axes `start_dim..end_dim` (inclusive) into one."
@@ -71,7 +71,7 @@ def flatten(self, start_dim: int = 0, end_dim: int = -1):
     merged = int(np.prod(self.shape[start:end + 1]))
     return _reshaped(self, self.shape[:start] + (merged,) + self.shape[end + 1:])
 
-# %% ../nbs/05_shape.ipynb #cc745608
+# %% ../nbs/05_shape.ipynb #8522d59e
 _SUPPORTED = "ints, slices, None, ..., and lists/ndarrays/Tensors of ints or bools (masks), or a tuple of these"
 
 def _index_part(i):
@@ -87,12 +87,7 @@ def _index_part(i):
                             "indices must be whole numbers")
     raise TypeError(f"cannot index a Tensor with {type(i).__name__} {i!r}; supported: {_SUPPORTED}")
 
-def _is_basic(idx: tuple) -> bool:
-    "True if the index uses only ints, slices, None and Ellipsis (no element can be picked twice)."
-    return all(i is None or i is Ellipsis or isinstance(i, slice) or
-               (isinstance(i, (int, np.integer)) and not isinstance(i, bool)) for i in idx)
-
-# %% ../nbs/05_shape.ipynb #b31497ca
+# %% ../nbs/05_shape.ipynb #16f375f1
 @patch_to(Tensor)
 def __getitem__(self, index):
     "Index like numpy: ints, slices, None, ..., int arrays (repeats add up in the gradient), masks."
@@ -100,7 +95,7 @@ def __getitem__(self, index):
     try: out = self.data[idx]
     except IndexError as e:
         raise IndexError(f"cannot index a tensor of shape {self.shape} with {index!r}: {e}") from None
-    repeats = not _is_basic(idx) and any(isinstance(i, np.ndarray) and i.dtype.kind in 'iu' for i in idx)
+    repeats = any(isinstance(i, np.ndarray) and i.dtype.kind in 'iu' for i in idx)   # may pick a position twice
     def grad_fn(g):
         grad = np.zeros(self.shape, g.dtype)
         if repeats: np.add.at(grad, idx, g)

@@ -4,20 +4,20 @@
 
 # %% auto #0
 __all__ = ['tensor', 'Leaf', 'to_array', 'Tensor', 'no_grad', 'is_grad_enabled', 'patch_to', 'unbroadcast', 'as_tensor',
-           'binary_data', 'pick', 'normalize_axes', 'topological_order', 'gradcheck', 'check_op']
+           'binary_data', 'topological_order', 'gradcheck', 'check_op', 'pick', 'normalize_axes']
 
-# %% ../nbs/00_tensor.ipynb #538e10fc
+# %% ../nbs/00_tensor.ipynb #6cc930e0
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #6ab0a33f
+# %% ../nbs/00_tensor.ipynb #a8127cb9
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
 
-# %% ../nbs/00_tensor.ipynb #4c1a6549
+# %% ../nbs/00_tensor.ipynb #92165549
 def to_array(data, dtype=None) -> np.ndarray:
     "Convert `data` to an ndarray: float32 by default, bool and integer arrays kept as they are."
     if dtype is not None: return np.asarray(data, dtype=dtype)
@@ -28,7 +28,7 @@ def to_array(data, dtype=None) -> np.ndarray:
         raise TypeError(f"Tensor needs numbers or bools, got {arr.dtype} data: {type(data).__name__}")
     return arr.astype(np.float32, copy=False)
 
-# %% ../nbs/00_tensor.ipynb #da90a14a
+# %% ../nbs/00_tensor.ipynb #62d9cdae
 _grad_enabled = True
 
 class Tensor:
@@ -87,7 +87,7 @@ class Tensor:
 
 tensor = Tensor
 
-# %% ../nbs/00_tensor.ipynb #88ca3ec9
+# %% ../nbs/00_tensor.ipynb #fdb0e42d
 @contextmanager
 def no_grad():
     "Context manager: operations inside build no graph."
@@ -100,7 +100,7 @@ def is_grad_enabled():
     "True unless we are inside `no_grad`."
     return _grad_enabled
 
-# %% ../nbs/00_tensor.ipynb #ffce36a6
+# %% ../nbs/00_tensor.ipynb #a4855c5c
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -108,7 +108,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #71484292
+# %% ../nbs/00_tensor.ipynb #a42ac9ec
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     "Sum `grad` down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
@@ -116,7 +116,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
-# %% ../nbs/00_tensor.ipynb #a7286de6
+# %% ../nbs/00_tensor.ipynb #ca899cba
 def as_tensor(value, like: Tensor) -> Tensor:
     "`value` as a Tensor; plain numbers and arrays take `like`'s float dtype."
     if isinstance(value, Tensor): return value
@@ -151,26 +151,7 @@ def __mul__(self, other):
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
 
-# %% ../nbs/00_tensor.ipynb #8b9ac078
-def pick(value, alias, name: str, alias_name: str, default=None):
-    "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
-    if value is not None and alias is not None:
-        raise TypeError(f"got both {name}={value!r} and {alias_name}={alias!r}; pass only one")
-    return default if value is None and alias is None else (value if value is not None else alias)
-
-def normalize_axes(axis, ndim: int) -> tuple:
-    "`axis` (None for all, an int or a tuple; negatives count from the end) as sorted non-negative axes."
-    if axis is None: return tuple(range(ndim))
-    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
-    for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"axis {a!r} is out of range for a tensor with {ndim} dims "
-                             f"(valid: {-max(ndim, 1)} to {max(ndim, 1) - 1})")
-    result = tuple(sorted(a % max(ndim, 1) for a in axes))
-    if len(set(result)) != len(result): raise ValueError(f"axis {axis!r} repeats a dimension")
-    return result
-
-# %% ../nbs/00_tensor.ipynb #7d75cc66
+# %% ../nbs/00_tensor.ipynb #7be6b301
 def topological_order(root: Tensor) -> list:
     "Tensors of `root`'s graph, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(root, False)]
@@ -183,7 +164,7 @@ def topological_order(root: Tensor) -> list:
         stack.extend((leaf.value, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #f721bb0a
+# %% ../nbs/00_tensor.ipynb #93ace766
 def _seed(t: Tensor, grad) -> np.ndarray:
     "The starting gradient of `backward`, checked against `t`'s shape."
     if grad is None:
@@ -214,7 +195,7 @@ def backward(self, grad=None):
             key = id(leaf.value)
             pending[key] = pending[key] + contribution if key in pending else contribution
 
-# %% ../nbs/00_tensor.ipynb #a2e2eecb
+# %% ../nbs/00_tensor.ipynb #07ed83c9
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -239,12 +220,12 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3):
         analytic = x.grad if x.grad is not None else np.zeros_like(x.data)
         err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if (err > 0).any():
-            k = np.unravel_index(np.argmax(err), x.shape)
+            k = tuple(int(i) for i in np.unravel_index(np.argmax(err), x.shape))   # (1,), not (np.int64(1),)
             raise AssertionError(f"gradcheck: input {i} (shape {x.shape}) at index {k}: analytic "
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/00_tensor.ipynb #5d0c445a
+# %% ../nbs/00_tensor.ipynb #93a7ac02
 def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0, atol=1e-6, rtol=1e-5):
     "Check `fn`'s values and gradients: gradcheck, float32 in/out, and torch when installed."
     rng = np.random.default_rng(seed)
@@ -269,3 +250,22 @@ def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.
         tgrad = np.zeros(x.shape) if tx.grad is None else tx.grad.numpy()
         np.testing.assert_allclose(x.grad, tgrad, atol=atol, rtol=rtol, err_msg=f"grad of input {i} vs torch")
     return True
+
+# %% ../nbs/00_tensor.ipynb #1e9cba44
+def pick(value, alias, name: str, alias_name: str, default=None):
+    "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
+    if value is not None and alias is not None:
+        raise TypeError(f"got both {name}={value!r} and {alias_name}={alias!r}; pass only one")
+    return default if value is None and alias is None else (value if value is not None else alias)
+
+def normalize_axes(axis, ndim: int) -> tuple:
+    "`axis` (None for all, an int or a tuple; negatives count from the end) as sorted non-negative axes."
+    if axis is None: return tuple(range(ndim))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"axis {a!r} is out of range for a tensor with {ndim} dims "
+                             f"(valid: {-max(ndim, 1)} to {max(ndim, 1) - 1})")
+    result = tuple(sorted(a % max(ndim, 1) for a in axes))
+    if len(set(result)) != len(result): raise ValueError(f"axis {axis!r} repeats a dimension")
+    return result

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/01_transpose.ipynb #bf6832bc
+# %% ../nbs/01_transpose.ipynb #677147ae
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/01_transpose.ipynb #36cd902f
+# %% ../nbs/01_transpose.ipynb #41cdbefe
 def _axis(a, ndim: int, name: str) -> int:
     "Axis `a` as a non-negative int, or a ValueError giving the valid range."
     if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
@@ -28,13 +28,13 @@ def _permutation(axes, shape: tuple, name: str) -> tuple:
         raise ValueError(f"{name}: axes {axes} repeat a dim; expected each of 0..{ndim - 1} exactly once")
     return perm
 
-# %% ../nbs/01_transpose.ipynb #5dc46002
+# %% ../nbs/01_transpose.ipynb #2eb88f0b
 def _permute(x: Tensor, perm: tuple) -> Tensor:
     "`x` with its axes in order `perm` (a view); the gradient goes back through the inverse order."
     inverse = tuple(int(i) for i in np.argsort(perm))
     return Tensor.from_op(x.data.transpose(perm), (x, lambda g: g.transpose(inverse)))
 
-# %% ../nbs/01_transpose.ipynb #82fbc240
+# %% ../nbs/01_transpose.ipynb #b9a62746
 @patch_to(Tensor)
 def swapaxes(self, axis0: int, axis1: int) -> Tensor:
     "Swap two axes (a view); the other axes keep their place."
