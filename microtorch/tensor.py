@@ -6,20 +6,21 @@
 __all__ = ['tensor', 'Leaf', 'to_array', 'Tensor', 'no_grad', 'is_grad_enabled', 'patch_to', 'unbroadcast', 'as_tensor',
            'binary_data', 'topological_order', 'gradcheck', 'check_op', 'pick', 'normalize_axes']
 
-# %% ../nbs/00_tensor.ipynb #6cc930e0
+# %% ../nbs/00_tensor.ipynb #ba1ad9f9
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #a8127cb9
+# %% ../nbs/00_tensor.ipynb #58d20d7b
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
 
-# %% ../nbs/00_tensor.ipynb #92165549
+# %% ../nbs/00_tensor.ipynb #5fb1f545
 def to_array(data, dtype=None) -> np.ndarray:
     "Convert `data` to an ndarray: float32 by default, bool and integer arrays kept as they are."
+    if hasattr(data, 'detach') and not isinstance(data, np.ndarray): data = data.detach()  # e.g. a torch tensor
     if dtype is not None: return np.asarray(data, dtype=dtype)
     keep_ints = isinstance(data, np.ndarray) or hasattr(data, '__array__')
     arr = np.asarray(data)
@@ -28,7 +29,7 @@ def to_array(data, dtype=None) -> np.ndarray:
         raise TypeError(f"Tensor needs numbers or bools, got {arr.dtype} data: {type(data).__name__}")
     return arr.astype(np.float32, copy=False)
 
-# %% ../nbs/00_tensor.ipynb #62d9cdae
+# %% ../nbs/00_tensor.ipynb #af44127e
 _grad_enabled = True
 
 class Tensor:
@@ -66,6 +67,9 @@ class Tensor:
 
     def item(self):
         "The value of a one-element tensor as a Python number."
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}; "
+                             "index it or reduce it first (e.g. t.sum().item())")
         return self.data.item()
 
     def numpy(self):
@@ -87,7 +91,7 @@ class Tensor:
 
 tensor = Tensor
 
-# %% ../nbs/00_tensor.ipynb #fdb0e42d
+# %% ../nbs/00_tensor.ipynb #0403660d
 @contextmanager
 def no_grad():
     "Context manager: operations inside build no graph."
@@ -100,7 +104,7 @@ def is_grad_enabled():
     "True unless we are inside `no_grad`."
     return _grad_enabled
 
-# %% ../nbs/00_tensor.ipynb #a4855c5c
+# %% ../nbs/00_tensor.ipynb #2026a1b2
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -108,7 +112,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #a42ac9ec
+# %% ../nbs/00_tensor.ipynb #55190dcb
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     "Sum `grad` down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
@@ -116,18 +120,23 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
-# %% ../nbs/00_tensor.ipynb #ca899cba
+# %% ../nbs/00_tensor.ipynb #3dc638b3
 def as_tensor(value, like: Tensor) -> Tensor:
-    "`value` as a Tensor; plain numbers and arrays take `like`'s float dtype."
-    if isinstance(value, Tensor): return value
+    "`value` as a Tensor; numbers, arrays and integer tensors take `like`'s float dtype."
+    if isinstance(value, Tensor):
+        floating_like, floating_value = like.dtype.kind == 'f', value.dtype.kind == 'f'
+        return Tensor(value.data, dtype=like.dtype) if floating_like and not floating_value else value
     dtype = like.dtype if like.dtype.kind == 'f' else None
     if dtype is not None and isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind not in 'iufb':
         raise TypeError(f"cannot combine a Tensor with a {value.dtype} array")
     return Tensor(value, dtype=dtype)
 
 def binary_data(fn, a: Tensor, b: Tensor, symbol: str) -> np.ndarray:
-    "`fn(a.data, b.data)` with a clear error when the shapes do not broadcast."
-    try: return fn(a.data, b.data)
+    "`fn(a.data, b.data)`, the integer side cast to the float side's dtype; a clear error when shapes do not broadcast."
+    x, y = a.data, b.data
+    if x.dtype != y.dtype and (x.dtype.kind == 'f') != (y.dtype.kind == 'f'):
+        x, y = (x, y.astype(x.dtype)) if x.dtype.kind == 'f' else (x.astype(y.dtype), y)
+    try: return fn(x, y)
     except ValueError:
         raise ValueError(f"{symbol}: shapes {a.shape} and {b.shape} do not broadcast; each trailing "
                          "dimension must match or be 1 (reshape or unsqueeze one side)") from None
@@ -151,7 +160,7 @@ def __mul__(self, other):
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
 
-# %% ../nbs/00_tensor.ipynb #7be6b301
+# %% ../nbs/00_tensor.ipynb #9cb4ff5d
 def topological_order(root: Tensor) -> list:
     "Tensors of `root`'s graph, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(root, False)]
@@ -164,7 +173,7 @@ def topological_order(root: Tensor) -> list:
         stack.extend((leaf.value, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #93ace766
+# %% ../nbs/00_tensor.ipynb #5d851c07
 def _seed(t: Tensor, grad) -> np.ndarray:
     "The starting gradient of `backward`, checked against `t`'s shape."
     if grad is None:
@@ -189,13 +198,13 @@ def backward(self, grad=None):
     pending = {id(self): _seed(self, grad).copy()}
     for node in reversed(topological_order(self)):
         g = pending.pop(id(node))
-        node.grad = g.astype(node.dtype, copy=False) if node.grad is None else node.grad + g
+        node.grad = np.asarray(g if node.grad is None else node.grad + g, node.dtype)
         for leaf in node.dependencies:
             contribution = leaf.grad_fn(g)
             key = id(leaf.value)
             pending[key] = pending[key] + contribution if key in pending else contribution
 
-# %% ../nbs/00_tensor.ipynb #07ed83c9
+# %% ../nbs/00_tensor.ipynb #24300632
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -225,7 +234,7 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3):
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/00_tensor.ipynb #93a7ac02
+# %% ../nbs/00_tensor.ipynb #3e4e1187
 def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0, atol=1e-6, rtol=1e-5):
     "Check `fn`'s values and gradients: gradcheck, float32 in/out, and torch when installed."
     rng = np.random.default_rng(seed)
@@ -251,7 +260,7 @@ def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.
         np.testing.assert_allclose(x.grad, tgrad, atol=atol, rtol=rtol, err_msg=f"grad of input {i} vs torch")
     return True
 
-# %% ../nbs/00_tensor.ipynb #1e9cba44
+# %% ../nbs/00_tensor.ipynb #38db063b
 def pick(value, alias, name: str, alias_name: str, default=None):
     "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
     if value is not None and alias is not None:
