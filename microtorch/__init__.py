@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #03ab3e89
+# %% ../nbs/index.ipynb #be284ef9
 from .tensor import *
 from .transpose import *
 from .matmul import *
@@ -18,3 +18,10 @@ from .reductions import *
 from .softmax import *
 from .optim import *
 from .data import *
+
+# %% ../nbs/index.ipynb #6342fab8
+import sys as _sys
+
+# %% ../nbs/index.ipynb #9c57117c
+_chapters = ['tensor', 'transpose', 'matmul', 'nn', 'broadcasting', 'shape', 'where', 'reductions', 'softmax', 'optim', 'data']
+__all__ = [name for chapter in _chapters for name in _sys.modules[f'microtorch.{chapter}'].__all__]  # for `from microtorch import *`

@@ -6,18 +6,18 @@
 __all__ = ['tensor', 'Leaf', 'to_array', 'Tensor', 'no_grad', 'is_grad_enabled', 'patch_to', 'unbroadcast', 'as_tensor',
            'binary_data', 'topological_order', 'gradcheck', 'check_op', 'pick', 'normalize_axes']
 
-# %% ../nbs/00_tensor.ipynb #ba1ad9f9
+# %% ../nbs/00_tensor.ipynb #df30ec29
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #58d20d7b
+# %% ../nbs/00_tensor.ipynb #317456e9
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
 
-# %% ../nbs/00_tensor.ipynb #5fb1f545
+# %% ../nbs/00_tensor.ipynb #a258f5f6
 def to_array(data, dtype=None) -> np.ndarray:
     "Convert `data` to an ndarray: float32 by default, bool and integer arrays kept as they are."
     if hasattr(data, 'detach') and not isinstance(data, np.ndarray): data = data.detach()  # e.g. a torch tensor
@@ -29,7 +29,7 @@ def to_array(data, dtype=None) -> np.ndarray:
         raise TypeError(f"Tensor needs numbers or bools, got {arr.dtype} data: {type(data).__name__}")
     return arr.astype(np.float32, copy=False)
 
-# %% ../nbs/00_tensor.ipynb #af44127e
+# %% ../nbs/00_tensor.ipynb #d389bf2c
 _grad_enabled = True
 
 class Tensor:
@@ -91,7 +91,7 @@ class Tensor:
 
 tensor = Tensor
 
-# %% ../nbs/00_tensor.ipynb #0403660d
+# %% ../nbs/00_tensor.ipynb #234c8fe5
 @contextmanager
 def no_grad():
     "Context manager: operations inside build no graph."
@@ -104,7 +104,7 @@ def is_grad_enabled():
     "True unless we are inside `no_grad`."
     return _grad_enabled
 
-# %% ../nbs/00_tensor.ipynb #2026a1b2
+# %% ../nbs/00_tensor.ipynb #24536a64
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -112,7 +112,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #55190dcb
+# %% ../nbs/00_tensor.ipynb #2088154d
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     "Sum `grad` down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
@@ -120,7 +120,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
-# %% ../nbs/00_tensor.ipynb #3dc638b3
+# %% ../nbs/00_tensor.ipynb #747c41c6
 def as_tensor(value, like: Tensor) -> Tensor:
     "`value` as a Tensor; numbers, arrays and integer tensors take `like`'s float dtype."
     if isinstance(value, Tensor):
@@ -160,7 +160,7 @@ def __mul__(self, other):
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
 
-# %% ../nbs/00_tensor.ipynb #9cb4ff5d
+# %% ../nbs/00_tensor.ipynb #ccde5746
 def topological_order(root: Tensor) -> list:
     "Tensors of `root`'s graph, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(root, False)]
@@ -173,7 +173,7 @@ def topological_order(root: Tensor) -> list:
         stack.extend((leaf.value, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #5d851c07
+# %% ../nbs/00_tensor.ipynb #eb597779
 def _seed(t: Tensor, grad) -> np.ndarray:
     "The starting gradient of `backward`, checked against `t`'s shape."
     if grad is None:
@@ -204,7 +204,7 @@ def backward(self, grad=None):
             key = id(leaf.value)
             pending[key] = pending[key] + contribution if key in pending else contribution
 
-# %% ../nbs/00_tensor.ipynb #24300632
+# %% ../nbs/00_tensor.ipynb #82ef7cf3
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -234,7 +234,7 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3):
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/00_tensor.ipynb #3e4e1187
+# %% ../nbs/00_tensor.ipynb #506a50a8
 def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0, atol=1e-6, rtol=1e-5):
     "Check `fn`'s values and gradients: gradcheck, float32 in/out, and torch when installed."
     rng = np.random.default_rng(seed)
@@ -260,7 +260,7 @@ def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.
         np.testing.assert_allclose(x.grad, tgrad, atol=atol, rtol=rtol, err_msg=f"grad of input {i} vs torch")
     return True
 
-# %% ../nbs/00_tensor.ipynb #38db063b
+# %% ../nbs/00_tensor.ipynb #2f0f7cc0
 def pick(value, alias, name: str, alias_name: str, default=None):
     "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
     if value is not None and alias is not None:
