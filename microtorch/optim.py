@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['Optimizer', 'SGD', 'Adam']
 
-# %% ../nbs/09_optim.ipynb #6baf5fe5
+# %% ../nbs/09_optim.ipynb #446d5b14
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/09_optim.ipynb #e71f5984
+# %% ../nbs/09_optim.ipynb #43e1ba19
 def _check_hyper(name: str, value, low: float, strict: bool = False):
     "Raise a clear ValueError unless `value` is a real number >= `low` (> `low` when `strict`)."
     ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
@@ -49,7 +49,7 @@ class Optimizer:
         hyper = ", ".join(f"{k}={v}" for k, v in vars(self).items() if k not in ("params", "state"))
         return f"{type(self).__name__}({len(self.params)} tensors, {hyper})"
 
-# %% ../nbs/09_optim.ipynb #2c187136
+# %% ../nbs/09_optim.ipynb #14be7a71
 class SGD(Optimizer):
     "Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay (as torch.optim.SGD)."
     def __init__(self, params, lr, # the parameters (e.g. `model.parameters()`) and the learning rate
@@ -76,7 +76,7 @@ class SGD(Optimizer):
             else: g = buf
         p -= np.multiply(g, self.lr, out=self.scratch(state, "step", p))  # p ← p - η g
 
-# %% ../nbs/09_optim.ipynb #e7444730
+# %% ../nbs/09_optim.ipynb #3388ec4a
 class Adam(Optimizer):
     "Adam with bias correction and optional (L2) weight decay, as torch.optim.Adam."
     def __init__(self, params, lr=1e-3, # the parameters and the learning rate
