@@ -6,7 +6,7 @@
 __all__ = ['mlp', 'cosine_lr', 'evaluate', 'TrainingDiverged', 'fit', 'smooth', 'plot_history', 'predict', 'confusion_matrix',
            'save_model', 'load_model', 'main']
 
-# %% ../nbs/11_mnist.ipynb #8ad6f3e0
+# %% ../nbs/11_mnist.ipynb #804e82cc
 import argparse, json, math, sys, tempfile, time
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ from .optim import *
 from .data import *
 from .data import _atomic_write
 
-# %% ../nbs/11_mnist.ipynb #86218a59
+# %% ../nbs/11_mnist.ipynb #46e44623
 def mlp(sizes=(784, 128, 64, 10)) -> Sequential:
     "The MNIST classifier: Flatten, then Linear layers of `sizes` with ReLU between them."
     layers = [Flatten()]
@@ -27,12 +27,12 @@ def mlp(sizes=(784, 128, 64, 10)) -> Sequential:
         layers += [Linear(n_in, n_out, init_method="xavier" if last else "he")] + ([] if last else [ReLU()])
     return Sequential(*layers)
 
-# %% ../nbs/11_mnist.ipynb #f3e06105
+# %% ../nbs/11_mnist.ipynb #086e6bc9
 def cosine_lr(base_lr: float, step: int, total: int) -> float:
     "Learning rate at `step` of `total`: `base_lr` decayed to 0 along half a cosine."
     return 0.5 * base_lr * (1 + math.cos(math.pi * min(step, total) / total))
 
-# %% ../nbs/11_mnist.ipynb #80ac100d
+# %% ../nbs/11_mnist.ipynb #e6ca9c65
 def evaluate(model, loader) -> tuple:
     "Mean cross-entropy and accuracy of `model` over `loader`, without a graph, in eval mode."
     was_training, total_loss, correct, n = model.training, 0.0, 0, 0
@@ -46,7 +46,7 @@ def evaluate(model, loader) -> tuple:
     model.train(was_training)
     return total_loss / n, correct / n
 
-# %% ../nbs/11_mnist.ipynb #b855bc5a
+# %% ../nbs/11_mnist.ipynb #dafc8925
 class TrainingDiverged(RuntimeError):
     "The loss became NaN or infinite during training."
 
@@ -90,7 +90,7 @@ def fit(model, opt, train_loader, epochs: int, # model, optimizer, data and numb
     opt.lr = base_lr
     return history
 
-# %% ../nbs/11_mnist.ipynb #73e2fed2
+# %% ../nbs/11_mnist.ipynb #b00a8b16
 def smooth(values, beta=0.98) -> np.ndarray:
     "Exponential moving average of `values`, bias-corrected like Adam's moments."
     out, avg = np.empty(len(values)), 0.0
@@ -123,7 +123,7 @@ def plot_history(history: dict, path=None):
     if path is not None: fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/11_mnist.ipynb #40e6fcad
+# %% ../nbs/11_mnist.ipynb #8894ff1c
 def predict(model, images, batch_size=1000) -> np.ndarray:
     "Predicted class (argmax of the logits) for each image, computed in batches without a graph."
     was_training = model.training
@@ -137,7 +137,7 @@ def confusion_matrix(preds, targets, n_classes=10) -> np.ndarray:
     "Counts `[true class, predicted class]`."
     return np.bincount(np.asarray(targets) * n_classes + np.asarray(preds), minlength=n_classes ** 2).reshape(n_classes, n_classes)
 
-# %% ../nbs/11_mnist.ipynb #cf576cc8
+# %% ../nbs/11_mnist.ipynb #9c18a999
 def save_model(model, path) -> Path:
     "Save `model.state_dict()` to the `.npz` file `path`, atomically."
     return _atomic_write(path, lambda f: np.savez(f, **model.state_dict()))
@@ -147,7 +147,7 @@ def load_model(path, model=None):
     with np.load(path, allow_pickle=False) as archive: state = {k: archive[k] for k in archive.files}
     return (model if model is not None else mlp()).load_state_dict(state)
 
-# %% ../nbs/11_mnist.ipynb #4bfee822
+# %% ../nbs/11_mnist.ipynb #0d80980a
 def _positive(kind):
     "An argparse type: a number of `kind` that must be > 0."
     def parse(text):
@@ -199,5 +199,5 @@ def main(argv=None):
     print(f"test accuracy {last['test_accuracy']:.2%} (test loss {last['test_loss']:.4f}) after {args.epochs} epochs, "
           f"{np.mean([e['seconds'] for e in history['epochs']]):.1f} s/epoch; wrote metrics.json{plot}, model.npz to {out}")
 
-# %% ../nbs/11_mnist.ipynb #67e880c1
+# %% ../nbs/11_mnist.ipynb #3d1632cc
 if __name__ == "__main__" and "__file__" in globals(): main()
