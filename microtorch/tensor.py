@@ -6,30 +6,34 @@
 __all__ = ['tensor', 'Leaf', 'to_array', 'Tensor', 'no_grad', 'is_grad_enabled', 'patch_to', 'unbroadcast', 'as_tensor',
            'binary_data', 'topological_order', 'gradcheck', 'check_op', 'pick', 'normalize_axes']
 
-# %% ../nbs/00_tensor.ipynb #df30ec29
+# %% ../nbs/00_tensor.ipynb #442ddbaf
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #317456e9
+# %% ../nbs/00_tensor.ipynb #5a14d176
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
 
-# %% ../nbs/00_tensor.ipynb #a258f5f6
+# %% ../nbs/00_tensor.ipynb #d54caaf9
 def to_array(data, dtype=None) -> np.ndarray:
     "Convert `data` to an ndarray: float32 by default, bool and integer arrays kept as they are."
+    if data is None or isinstance(data, (str, bytes)):
+        raise TypeError(f"Tensor needs numbers or bools, got {type(data).__name__}: {data!r}")
     if hasattr(data, 'detach') and not isinstance(data, np.ndarray): data = data.detach()  # e.g. a torch tensor
-    if dtype is not None: return np.asarray(data, dtype=dtype)
+    try: arr = np.asarray(data, dtype=dtype)
+    except ValueError as e:
+        raise ValueError(f"Tensor data must be rectangular, every row the same length ({e})") from None
+    if dtype is not None: return arr
     keep_ints = isinstance(data, np.ndarray) or hasattr(data, '__array__')
-    arr = np.asarray(data)
     if arr.dtype.kind == 'b' or (keep_ints and arr.dtype.kind in 'iu'): return arr
     if arr.dtype.kind not in 'iuf':
         raise TypeError(f"Tensor needs numbers or bools, got {arr.dtype} data: {type(data).__name__}")
     return arr.astype(np.float32, copy=False)
 
-# %% ../nbs/00_tensor.ipynb #d389bf2c
+# %% ../nbs/00_tensor.ipynb #5c943482
 _grad_enabled = True
 
 class Tensor:
@@ -50,7 +54,10 @@ class Tensor:
     def from_op(cls, data, *parents):
         "Output of an op: `parents` are `(input, grad_fn)` pairs; only inputs needing grad get an edge."
         out = cls.__new__(cls)
-        out.data, out.grad = np.asarray(data), None
+        data = np.asarray(data)
+        if data.dtype == np.float64 and parents and all(t.dtype != np.float64 for t, _ in parents):
+            data = data.astype(np.float32)   # integer inputs (labels, counts) give float32, as in torch
+        out.data, out.grad = data, None
         out.dependencies = [Leaf(t, fn) for t, fn in parents if t.requires_grad] if _grad_enabled else []
         out.requires_grad = bool(out.dependencies)
         return out
@@ -62,8 +69,17 @@ class Tensor:
     is_leaf = property(lambda self: not self.dependencies, doc="True unless an op made this tensor.")
     __hash__ = object.__hash__  # identity hash, so tensors can be dict keys and set members
 
-    def __len__(self): return len(self.data)
-    def __array__(self, dtype=None, copy=None): return self.data if dtype is None else self.data.astype(dtype)
+    def __len__(self):
+        if self.ndim == 0: raise TypeError("len() of a 0-d tensor: it has no first dimension; use .item()")
+        return len(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        if copy: return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __float__(self): return float(self.item())
+    def __int__(self): return int(self.item())
+    def __format__(self, spec): return format(self.item(), spec) if spec else repr(self)
 
     def item(self):
         "The value of a one-element tensor as a Python number."
@@ -91,7 +107,7 @@ class Tensor:
 
 tensor = Tensor
 
-# %% ../nbs/00_tensor.ipynb #234c8fe5
+# %% ../nbs/00_tensor.ipynb #355169cb
 @contextmanager
 def no_grad():
     "Context manager: operations inside build no graph."
@@ -104,7 +120,7 @@ def is_grad_enabled():
     "True unless we are inside `no_grad`."
     return _grad_enabled
 
-# %% ../nbs/00_tensor.ipynb #24536a64
+# %% ../nbs/00_tensor.ipynb #28da5113
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -112,7 +128,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #2088154d
+# %% ../nbs/00_tensor.ipynb #ca2a59b7
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     "Sum `grad` down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
@@ -120,7 +136,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
-# %% ../nbs/00_tensor.ipynb #747c41c6
+# %% ../nbs/00_tensor.ipynb #199631c1
 def as_tensor(value, like: Tensor) -> Tensor:
     "`value` as a Tensor; numbers, arrays and integer tensors take `like`'s float dtype."
     if isinstance(value, Tensor):
@@ -160,7 +176,7 @@ def __mul__(self, other):
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
 
-# %% ../nbs/00_tensor.ipynb #ccde5746
+# %% ../nbs/00_tensor.ipynb #6fab8302
 def topological_order(root: Tensor) -> list:
     "Tensors of `root`'s graph, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(root, False)]
@@ -173,7 +189,7 @@ def topological_order(root: Tensor) -> list:
         stack.extend((leaf.value, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #eb597779
+# %% ../nbs/00_tensor.ipynb #7625abe1
 def _seed(t: Tensor, grad) -> np.ndarray:
     "The starting gradient of `backward`, checked against `t`'s shape."
     if grad is None:
@@ -189,22 +205,29 @@ def _seed(t: Tensor, grad) -> np.ndarray:
         seed = seed.reshape(t.shape)
     return seed
 
+def _owned(g, dtype, stored: set) -> bool:
+    "Can `g` become a `.grad` as it is: a writable array of its own, not yet any tensor's gradient?"
+    return isinstance(g, np.ndarray) and g.base is None and g.flags.writeable and g.dtype == dtype and id(g) not in stored
+
 @patch_to(Tensor)
 def backward(self, grad=None):
     "Add the gradient of this tensor with respect to every tensor of its graph to their `.grad`."
     if not self.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad: no input of its graph "
                            "was created with requires_grad=True (or it was computed under no_grad)")
-    pending = {id(self): _seed(self, grad).copy()}
+    pending, stored = {id(self): _seed(self, grad).copy()}, set()
     for node in reversed(topological_order(self)):
         g = pending.pop(id(node))
-        node.grad = np.asarray(g if node.grad is None else node.grad + g, node.dtype)
+        if node.grad is not None: node.grad = np.asarray(node.grad + g, node.dtype)
+        elif _owned(g, node.dtype, stored): node.grad = g
+        else: node.grad = np.array(g, node.dtype)
+        stored.add(id(node.grad))
         for leaf in node.dependencies:
             contribution = leaf.grad_fn(g)
             key = id(leaf.value)
             pending[key] = pending[key] + contribution if key in pending else contribution
 
-# %% ../nbs/00_tensor.ipynb #82ef7cf3
+# %% ../nbs/00_tensor.ipynb #305449b3
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -234,7 +257,7 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3):
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/00_tensor.ipynb #506a50a8
+# %% ../nbs/00_tensor.ipynb #ee30c2ce
 def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0, atol=1e-6, rtol=1e-5):
     "Check `fn`'s values and gradients: gradcheck, float32 in/out, and torch when installed."
     rng = np.random.default_rng(seed)
@@ -260,7 +283,7 @@ def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.
         np.testing.assert_allclose(x.grad, tgrad, atol=atol, rtol=rtol, err_msg=f"grad of input {i} vs torch")
     return True
 
-# %% ../nbs/00_tensor.ipynb #2f0f7cc0
+# %% ../nbs/00_tensor.ipynb #1154676a
 def pick(value, alias, name: str, alias_name: str, default=None):
     "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
     if value is not None and alias is not None:
@@ -272,7 +295,9 @@ def normalize_axes(axis, ndim: int) -> tuple:
     if axis is None: return tuple(range(ndim))
     axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -max(ndim, 1) <= a < max(ndim, 1):
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"axis must be an int or a tuple of ints, got {a!r} ({type(a).__name__})")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"axis {a!r} is out of range for a tensor with {ndim} dims "
                              f"(valid: {-max(ndim, 1)} to {max(ndim, 1) - 1})")
     result = tuple(sorted(a % max(ndim, 1) for a in axes))
