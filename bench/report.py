@@ -80,11 +80,13 @@ def format_table(res: dict) -> str:
     return "\n".join(out)
 
 def plot(res: dict, path=None):
-    "Three panels: epoch times, per-op overhead, graph scaling (log-log). Saves to `path` if given."
+    "Epoch times and per-op overhead side by side, graph scaling (log-log) below. Saves to `path` if given."
     import matplotlib
     if path is not None: matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig = plt.figure(figsize=(9, 7.5))   # narrow enough to stay legible in a docs column
+    grid = fig.add_gridspec(2, 2)
+    axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])]
     colors = {"microtorch": "tab:orange", "torch": "tab:blue", "numpy": "tab:gray"}
     s, ax = res["summary"], axes[0]
     names = list(s["epoch_median_s"])

@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #be284ef9
+# %% ../nbs/index.ipynb #01990f69
 from .tensor import *
 from .transpose import *
 from .matmul import *
@@ -19,9 +19,9 @@ from .softmax import *
 from .optim import *
 from .data import *
 
-# %% ../nbs/index.ipynb #6342fab8
+# %% ../nbs/index.ipynb #57f05c5d
 import sys as _sys
 
-# %% ../nbs/index.ipynb #9c57117c
+# %% ../nbs/index.ipynb #848e4052
 _chapters = ['tensor', 'transpose', 'matmul', 'nn', 'broadcasting', 'shape', 'where', 'reductions', 'softmax', 'optim', 'data']
 __all__ = [name for chapter in _chapters for name in _sys.modules[f'microtorch.{chapter}'].__all__]  # for `from microtorch import *`

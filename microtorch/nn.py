@@ -6,7 +6,7 @@
 __all__ = ['default_generator', 'INIT_METHODS', 'manual_seed', 'init_weights', 'Parameter', 'Module', 'Sequential', 'linear',
            'Linear']
 
-# %% ../nbs/03_nn.ipynb #b8731672
+# %% ../nbs/03_nn.ipynb #9f522fc8
 from collections import OrderedDict
 import numpy as np
 from .tensor import *
@@ -14,7 +14,7 @@ from .transpose import *
 from .matmul import *
 from .matmul import _rows
 
-# %% ../nbs/03_nn.ipynb #65937741
+# %% ../nbs/03_nn.ipynb #828c326e
 default_generator = np.random.default_rng()
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -22,7 +22,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     default_generator.bit_generator.state = np.random.PCG64(seed).state
     return default_generator
 
-# %% ../nbs/03_nn.ipynb #a3888488
+# %% ../nbs/03_nn.ipynb #72784f4b
 INIT_METHODS = ("xavier", "he", "he_leaky", "normal", "uniform")
 
 def init_weights(shape: tuple, init_method="xavier", gain=1.0, alpha=0.01) -> np.ndarray:
@@ -38,7 +38,7 @@ def init_weights(shape: tuple, init_method="xavier", gain=1.0, alpha=0.01) -> np
     else: raise ValueError(f"unknown init_method {init_method!r}; valid: {', '.join(INIT_METHODS)}")
     return data.astype(np.float32)
 
-# %% ../nbs/03_nn.ipynb #db8a5bac
+# %% ../nbs/03_nn.ipynb #c49a79f3
 class Parameter(Tensor):
     "A learnable Tensor: `Parameter(out, in)` draws weights with `init_method`; `data=` gives them directly."
     def __init__(self, *shape, data=None, init_method="xavier", gain=1.0, alpha=0.01):
@@ -52,7 +52,7 @@ class Parameter(Tensor):
 
     def __repr__(self): return "Parameter containing:\n" + super().__repr__()
 
-# %% ../nbs/03_nn.ipynb #371006f6
+# %% ../nbs/03_nn.ipynb #3ea6a7b1
 def _walk(name: str, value):
     "`(dotted name, item)` for each Parameter or Module in `value`, searching lists, tuples and dicts."
     if isinstance(value, (Parameter, Module)): yield name, value
@@ -128,7 +128,7 @@ class Module:
         "Number of learnable scalars."
         return sum(p.size for p in self.parameters())
 
-# %% ../nbs/03_nn.ipynb #34b4860d
+# %% ../nbs/03_nn.ipynb #34f43984
 @patch_to(Module)
 def state_dict(self) -> OrderedDict:
     "Copies of all parameters' data, by dotted name."
@@ -148,7 +148,7 @@ def load_state_dict(self, state: dict, strict: bool = True):
     for k, v in values.items(): params[k].data[...] = v
     return self
 
-# %% ../nbs/03_nn.ipynb #dbf3b64f
+# %% ../nbs/03_nn.ipynb #e2516ca7
 @patch_to(Module)
 def extra_repr(self) -> str:
     "Settings shown inside the parentheses of the module's repr; subclasses override it."
@@ -162,7 +162,7 @@ def __repr__(self):
     lines = ([f"  {extra}"] if extra else []) + [f"  ({n}): " + repr(m).replace("\n", "\n  ") for n, m in children]
     return f"{name}(\n" + "\n".join(lines) + "\n)"
 
-# %% ../nbs/03_nn.ipynb #c17b7773
+# %% ../nbs/03_nn.ipynb #fdd3d1bb
 class Sequential(Module):
     "Modules applied one after the other; named `\"0\"`, `\"1\"`, ... like PyTorch's."
     def __init__(self, *modules: Module):
@@ -182,7 +182,7 @@ class Sequential(Module):
     def __len__(self): return len(self.layers)
     def __iter__(self): return iter(self.layers)
 
-# %% ../nbs/03_nn.ipynb #78c68da3
+# %% ../nbs/03_nn.ipynb #3fdb3151
 def linear(x, weight: Tensor, bias: Tensor = None) -> Tensor:
     "`x @ weight.T + bias` as one op, with `weight` of shape (out, in): PyTorch's `F.linear`."
     x = x if isinstance(x, Tensor) else as_tensor(x, weight)

@@ -6,18 +6,18 @@
 __all__ = ['tensor', 'Leaf', 'to_array', 'Tensor', 'no_grad', 'is_grad_enabled', 'patch_to', 'unbroadcast', 'as_tensor',
            'binary_data', 'topological_order', 'gradcheck', 'check_op', 'pick', 'normalize_axes']
 
-# %% ../nbs/00_tensor.ipynb #442ddbaf
+# %% ../nbs/00_tensor.ipynb #fb0b753e
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #5a14d176
+# %% ../nbs/00_tensor.ipynb #c3798aef
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
 
-# %% ../nbs/00_tensor.ipynb #d54caaf9
+# %% ../nbs/00_tensor.ipynb #65c5e216
 def to_array(data, dtype=None) -> np.ndarray:
     "Convert `data` to an ndarray: float32 by default, bool and integer arrays kept as they are."
     if data is None or isinstance(data, (str, bytes)):
@@ -33,7 +33,7 @@ def to_array(data, dtype=None) -> np.ndarray:
         raise TypeError(f"Tensor needs numbers or bools, got {arr.dtype} data: {type(data).__name__}")
     return arr.astype(np.float32, copy=False)
 
-# %% ../nbs/00_tensor.ipynb #5c943482
+# %% ../nbs/00_tensor.ipynb #13b022da
 _grad_enabled = True
 
 class Tensor:
@@ -107,7 +107,7 @@ class Tensor:
 
 tensor = Tensor
 
-# %% ../nbs/00_tensor.ipynb #355169cb
+# %% ../nbs/00_tensor.ipynb #54370031
 @contextmanager
 def no_grad():
     "Context manager: operations inside build no graph."
@@ -120,7 +120,7 @@ def is_grad_enabled():
     "True unless we are inside `no_grad`."
     return _grad_enabled
 
-# %% ../nbs/00_tensor.ipynb #28da5113
+# %% ../nbs/00_tensor.ipynb #f1c8091d
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -128,7 +128,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #ca2a59b7
+# %% ../nbs/00_tensor.ipynb #b4317ebf
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     "Sum `grad` down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
@@ -136,7 +136,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
-# %% ../nbs/00_tensor.ipynb #199631c1
+# %% ../nbs/00_tensor.ipynb #242275f6
 def as_tensor(value, like: Tensor) -> Tensor:
     "`value` as a Tensor; numbers, arrays and integer tensors take `like`'s float dtype."
     if isinstance(value, Tensor):
@@ -176,7 +176,7 @@ def __mul__(self, other):
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
 
-# %% ../nbs/00_tensor.ipynb #6fab8302
+# %% ../nbs/00_tensor.ipynb #7cef6777
 def topological_order(root: Tensor) -> list:
     "Tensors of `root`'s graph, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(root, False)]
@@ -189,7 +189,7 @@ def topological_order(root: Tensor) -> list:
         stack.extend((leaf.value, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #7625abe1
+# %% ../nbs/00_tensor.ipynb #16ac717a
 def _seed(t: Tensor, grad) -> np.ndarray:
     "The starting gradient of `backward`, checked against `t`'s shape."
     if grad is None:
@@ -227,7 +227,7 @@ def backward(self, grad=None):
             key = id(leaf.value)
             pending[key] = pending[key] + contribution if key in pending else contribution
 
-# %% ../nbs/00_tensor.ipynb #305449b3
+# %% ../nbs/00_tensor.ipynb #b16fba84
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -257,7 +257,7 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3):
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/00_tensor.ipynb #ee30c2ce
+# %% ../nbs/00_tensor.ipynb #eb3b13c4
 def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0, atol=1e-6, rtol=1e-5):
     "Check `fn`'s values and gradients: gradcheck, float32 in/out, and torch when installed."
     rng = np.random.default_rng(seed)
@@ -283,7 +283,7 @@ def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.
         np.testing.assert_allclose(x.grad, tgrad, atol=atol, rtol=rtol, err_msg=f"grad of input {i} vs torch")
     return True
 
-# %% ../nbs/00_tensor.ipynb #1154676a
+# %% ../nbs/00_tensor.ipynb #886f7dac
 def pick(value, alias, name: str, alias_name: str, default=None):
     "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
     if value is not None and alias is not None:

@@ -37,11 +37,22 @@ def defined_in(attr, module: str) -> bool:
     f = attr.fget if isinstance(attr, property) else getattr(attr, '__func__', attr)
     return getattr(f, '__module__', None) == module
 
-def members(classes, module: str):
-    "Public methods and properties of `classes` defined in `module` (later chapters patch Tensor)."
-    return [(c, k, v) for c in classes for k, v in vars(c).items()
-            if not k.startswith('_') and callable(getattr(v, 'fget', v)) and defined_in(v, module)
-            and (c, k) not in documented and not documented.add((c, k))]
+def patched_by(mod, name: str, attr):
+    "The method or property `mod` patched onto a class as `name`: `patch_to` leaves its function in `mod` too."
+    f = vars(mod).get(name)
+    if not callable(f) or getattr(f, '__module__', None) != mod.__name__: return None
+    return property(f) if isinstance(attr, property) else f
+
+def members(classes, mod):
+    "Public methods and properties of `classes` that `mod` defines or patches on (later chapters patch Tensor)."
+    found = []
+    for c in classes:
+        for k, v in vars(c).items():
+            f = v.fget if isinstance(v, property) else getattr(v, '__func__', v)   # properties, classmethods
+            if k.startswith('_') or not callable(f) or (c, k) in documented: continue
+            attr = v if defined_in(v, mod.__name__) else patched_by(mod, k, v)
+            if attr is not None: documented.add((c, k)); found.append((c, k, attr))
+    return found
 
 mods = [(nb, importlib.import_module(f'{get_config().lib_name}.{m}'), t) for nb, m, t in chapters()]
 classes = [o for _, m, _ in mods for n in getattr(m, '__all__', []) if inspect.isclass(o := getattr(m, n))]
@@ -56,8 +67,8 @@ for nb, mod, title in mods:
         if id(obj) in shown: continue
         shown.add(id(obj))
         if callable(obj): print(doc_md(obj, name), '\n')
-        else: print(f'---\n\n### {name}\n\n```text\n{name} = {obj!r}\n```\n')
+        else: print(f'---\n\n### {name}\n\n```text\n{name}: {type(obj).__name__}\n```\n')
         if inspect.isclass(obj):
-            for c, k, v in members([obj], mod.__name__): print(member_doc(c, k, v), '\n')
+            for c, k, v in members([obj], mod): print(member_doc(c, k, v), '\n')
     own = [c for c in classes if c.__module__ != mod.__name__]
-    for c, k, v in members(own, mod.__name__): print(member_doc(c, k, v), '\n')
+    for c, k, v in members(own, mod): print(member_doc(c, k, v), '\n')
