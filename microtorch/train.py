@@ -6,7 +6,7 @@
 __all__ = ['mlp', 'cosine_lr', 'evaluate', 'TrainingDiverged', 'fit', 'smooth', 'plot_history', 'predict', 'confusion_matrix',
            'save_model', 'load_model', 'main']
 
-# %% ../nbs/11_mnist.ipynb #804e82cc
+# %% ../nbs/11_mnist.ipynb #ef74f672
 import argparse, json, math, sys, tempfile, time
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ from .optim import *
 from .data import *
 from .data import _atomic_write
 
-# %% ../nbs/11_mnist.ipynb #46e44623
+# %% ../nbs/11_mnist.ipynb #42dced43
 def mlp(sizes=(784, 128, 64, 10)) -> Sequential:
     "The MNIST classifier: Flatten, then Linear layers of `sizes` with ReLU between them."
     layers = [Flatten()]
@@ -27,12 +27,12 @@ def mlp(sizes=(784, 128, 64, 10)) -> Sequential:
         layers += [Linear(n_in, n_out, init_method="xavier" if last else "he")] + ([] if last else [ReLU()])
     return Sequential(*layers)
 
-# %% ../nbs/11_mnist.ipynb #086e6bc9
+# %% ../nbs/11_mnist.ipynb #94ac9098
 def cosine_lr(base_lr: float, step: int, total: int) -> float:
     "Learning rate at `step` of `total`: `base_lr` decayed to 0 along half a cosine."
     return 0.5 * base_lr * (1 + math.cos(math.pi * min(step, total) / total))
 
-# %% ../nbs/11_mnist.ipynb #e6ca9c65
+# %% ../nbs/11_mnist.ipynb #29d56151
 def evaluate(model, loader) -> tuple:
     "Mean cross-entropy and accuracy of `model` over `loader`, without a graph, in eval mode."
     was_training, total_loss, correct, n = model.training, 0.0, 0, 0
@@ -46,7 +46,7 @@ def evaluate(model, loader) -> tuple:
     model.train(was_training)
     return total_loss / n, correct / n
 
-# %% ../nbs/11_mnist.ipynb #dafc8925
+# %% ../nbs/11_mnist.ipynb #819368c2
 class TrainingDiverged(RuntimeError):
     "The loss became NaN or infinite during training."
 
@@ -90,7 +90,7 @@ def fit(model, opt, train_loader, epochs: int, # model, optimizer, data and numb
     opt.lr = base_lr
     return history
 
-# %% ../nbs/11_mnist.ipynb #b00a8b16
+# %% ../nbs/11_mnist.ipynb #ab0ffdaf
 def smooth(values, beta=0.98) -> np.ndarray:
     "Exponential moving average of `values`, bias-corrected like Adam's moments."
     out, avg = np.empty(len(values)), 0.0
@@ -123,7 +123,7 @@ def plot_history(history: dict, path=None):
     if path is not None: fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/11_mnist.ipynb #8894ff1c
+# %% ../nbs/11_mnist.ipynb #15417390
 def predict(model, images, batch_size=1000) -> np.ndarray:
     "Predicted class (argmax of the logits) for each image, computed in batches without a graph."
     was_training = model.training
@@ -137,7 +137,7 @@ def confusion_matrix(preds, targets, n_classes=10) -> np.ndarray:
     "Counts `[true class, predicted class]`."
     return np.bincount(np.asarray(targets) * n_classes + np.asarray(preds), minlength=n_classes ** 2).reshape(n_classes, n_classes)
 
-# %% ../nbs/11_mnist.ipynb #9c18a999
+# %% ../nbs/11_mnist.ipynb #0b15bae2
 def save_model(model, path) -> Path:
     "Save `model.state_dict()` to the `.npz` file `path`, atomically."
     return _atomic_write(path, lambda f: np.savez(f, **model.state_dict()))
@@ -147,13 +147,13 @@ def load_model(path, model=None):
     with np.load(path, allow_pickle=False) as archive: state = {k: archive[k] for k in archive.files}
     return (model if model is not None else mlp()).load_state_dict(state)
 
-# %% ../nbs/11_mnist.ipynb #0d80980a
-def _positive(kind):
-    "An argparse type: a number of `kind` that must be > 0."
+# %% ../nbs/11_mnist.ipynb #d2647f73
+def _positive(kind, zero_ok=False):
+    "An argparse type: a number of `kind` that must be > 0 (>= 0 when `zero_ok`)."
     def parse(text):
         try: value = kind(text)
         except ValueError: raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-        if not value > 0: raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if not (value >= 0 if zero_ok else value > 0): raise argparse.ArgumentTypeError(f"must be {'>=' if zero_ok else '>'} 0, got {text}")
         return value
     return parse
 
@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(DEFAULT_ROOT), help="MNIST root, torchvision layout DIR/MNIST/raw (default %(default)s)")
     p.add_argument("--lr", type=_positive(float), default=0.1, help="peak learning rate of SGD with momentum 0.9 (default 0.1)")
     p.add_argument("--batch-size", type=_positive(int), default=128, help="examples per step (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and batch order (default 0)")
+    p.add_argument("--seed", type=_positive(int, zero_ok=True), default=0, help="seed of weights and batch order, an integer >= 0 (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars, one line per epoch")
     return p
 
@@ -199,5 +199,5 @@ def main(argv=None):
     print(f"test accuracy {last['test_accuracy']:.2%} (test loss {last['test_loss']:.4f}) after {args.epochs} epochs, "
           f"{np.mean([e['seconds'] for e in history['epochs']]):.1f} s/epoch; wrote metrics.json{plot}, model.npz to {out}")
 
-# %% ../nbs/11_mnist.ipynb #3d1632cc
+# %% ../nbs/11_mnist.ipynb #d3798c43
 if __name__ == "__main__" and "__file__" in globals(): main()

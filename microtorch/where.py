@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['ReLU', 'LeakyReLU']
 
-# %% ../nbs/06_where.ipynb #3c9efdf2
+# %% ../nbs/06_where.ipynb #7648693d
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/06_where.ipynb #82a2fbf5
+# %% ../nbs/06_where.ipynb #c7b8888c
 def _comparison(fn, symbol: str):
     "Build a comparison operator: elementwise `fn` on the data, a bool Tensor outside the graph."
     def compare(self, other):
@@ -25,7 +25,7 @@ for _fn, _symbol in [(np.less, '<'), (np.less_equal, '<='), (np.greater, '>'),
                      (np.greater_equal, '>='), (np.equal, '=='), (np.not_equal, '!=')]:
     patch_to(Tensor)(_comparison(_fn, _symbol))
 
-# %% ../nbs/06_where.ipynb #cd0a9906
+# %% ../nbs/06_where.ipynb #3685e906
 @patch_to(Tensor)
 def __bool__(self):
     "Truth value of a one-element tensor; several elements are ambiguous and raise an error."
@@ -34,7 +34,7 @@ def __bool__(self):
                          "reduce it first, e.g. bool(t.data.any()) or bool(t.data.all())")
     return bool(self.data)
 
-# %% ../nbs/06_where.ipynb #832586e7
+# %% ../nbs/06_where.ipynb #79645053
 def _condition(cond, op: str) -> np.ndarray:
     "A condition or mask (bool Tensor, ndarray or list) as a bool ndarray, or a clear error."
     arr = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
@@ -65,7 +65,7 @@ def where(condition, # bool Tensor, bool ndarray or list of bools
                          "each trailing dimension must match or be 1") from None
     return Tensor.from_op(out, (a, lambda g: _masked(g, cond, a)), (b, lambda g: _masked(g, ~cond, b)))
 
-# %% ../nbs/06_where.ipynb #32ecf6e9
+# %% ../nbs/06_where.ipynb #bf383338
 def _tie_grad(x, other, wins, shape):
     "grad_fn of one input of max/min: weight 1 where `x` wins, 1/2 at a tie, 0 where it loses."
     return lambda g: unbroadcast(g * (wins(x, other) + (x == other) * g.dtype.type(0.5)), shape)
@@ -86,20 +86,27 @@ def minimum(a, b):
     "Elementwise minimum of `a` and `b` (Tensors or numbers, broadcast); ties split the gradient evenly."
     return _extremum(np.minimum, np.less, 'minimum', a, b)
 
-# %% ../nbs/06_where.ipynb #6aeeb6a8
+# %% ../nbs/06_where.ipynb #95e3135c
+def _check_number(value, name: str, op: str):
+    "A clear TypeError when `value` is None or text rather than a number or Tensor."
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{op}: {name} must be a number or a Tensor, got {value!r}; e.g. {op}(..., 0.)")
+
 @patch_to(Tensor)
 def threshold(self, threshold, # elements above this are kept
               value):          # what replaces the others
     "Keep elements strictly greater than `threshold`, replace the rest with `value` (as torch)."
+    _check_number(threshold, "threshold", "threshold"); _check_number(value, "value", "threshold")
     return Tensor.where(self > threshold, self, value)
 
 @patch_to(Tensor)
 def masked_fill(self, mask, # bool Tensor, ndarray or list, broadcast with `self`
                 value):     # the number written where `mask` is True
     "Put `value` where `mask` is True, keep `self` elsewhere."
+    _check_number(value, "value", "masked_fill")
     return Tensor.where(_condition(mask, "masked_fill"), value, self)
 
-# %% ../nbs/06_where.ipynb #ac5e2e1d
+# %% ../nbs/06_where.ipynb #861302fd
 @patch_to(Tensor)
 def sign(self):
     "-1, 0 or 1 for each element; the gradient is zero."
@@ -130,7 +137,7 @@ def relu(self):
     x = self.data
     return Tensor.from_op(np.maximum(x, 0), (self, lambda g: g * (x > 0)))
 
-# %% ../nbs/06_where.ipynb #502c7d0c
+# %% ../nbs/06_where.ipynb #df3463eb
 @patch_to(Tensor)
 def leaky_relu(self, alpha=0.01): # slope for x <= 0
     "x for x > 0, alpha * x otherwise; the gradient at 0 is alpha (as torch)."
@@ -139,10 +146,10 @@ def leaky_relu(self, alpha=0.01): # slope for x <= 0
     slope = np.where(x > 0, t(1), t(alpha))
     return Tensor.from_op(x * slope, (self, lambda g: g * slope))
 
-# %% ../nbs/06_where.ipynb #7ca8bd4f
+# %% ../nbs/06_where.ipynb #b73f6b14
 from .nn import Module
 
-# %% ../nbs/06_where.ipynb #78db59e0
+# %% ../nbs/06_where.ipynb #3da3686f
 class ReLU(Module):
     "Module form of `Tensor.relu`."
     def forward(self, x): return x.relu()

@@ -39,6 +39,7 @@ def test_python_dash_m(tmp_path):
     (["--batch-size", "0"], "argument --batch-size: must be > 0, got 0"),
     (["--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
     (["--epochs", "many"], "argument --epochs: expected an integer, got 'many'"),
+    (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
 ])
 def test_bad_arguments(tmp_path, args, message):
     r = run(*args, "--out", tmp_path / "out")
