@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/05_shape.ipynb #26c2cdd1
+# %% ../nbs/05_shape.ipynb #0c8a6728
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/05_shape.ipynb #8dd9f054
+# %% ../nbs/05_shape.ipynb #67352ac6
 def _reshaped(t: Tensor, shape: tuple) -> Tensor:
     "`t` read with a new `shape` (same elements, same order); the gradient is reshaped back."
     return Tensor.from_op(t.data.reshape(shape), (t, lambda g: g.reshape(t.shape)))
 
-# %% ../nbs/05_shape.ipynb #f43e3fbd
+# %% ../nbs/05_shape.ipynb #7b92e855
 def _new_shape(t: Tensor, shape: tuple, name: str) -> tuple:
     "Resolve `view`/`reshape` arguments (ints or one tuple, at most one -1) against `t`'s size."
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)): shape = tuple(shape[0])
@@ -41,7 +41,7 @@ def view(self, *shape):
     "Same as `reshape` (PyTorch's name; numpy copies only when it must)."
     return _reshaped(self, _new_shape(self, shape, 'view'))
 
-# %% ../nbs/05_shape.ipynb #56cd75de
+# %% ../nbs/05_shape.ipynb #c7cd41ad
 @patch_to(Tensor)
 def squeeze(self, axis=None, # None: every size-1 axis; an int or a tuple of axes
             dim=None):       # PyTorch's name for `axis`
@@ -59,7 +59,7 @@ def unsqueeze(self, dim: int):
     dim = dim % (self.ndim + 1)
     return _reshaped(self, self.shape[:dim] + (1,) + self.shape[dim:])
 
-# %% ../nbs/05_shape.ipynb #b25ec231
+# %% ../nbs/05_shape.ipynb #bb7c1d93
 @patch_to(Tensor)
 def flatten(self, start_dim: int = 0, end_dim: int = -1):
     "Merge the axes `start_dim..end_dim` (inclusive) into one."
@@ -71,7 +71,7 @@ def flatten(self, start_dim: int = 0, end_dim: int = -1):
     merged = int(np.prod(self.shape[start:end + 1]))
     return _reshaped(self, self.shape[:start] + (merged,) + self.shape[end + 1:])
 
-# %% ../nbs/05_shape.ipynb #8522d59e
+# %% ../nbs/05_shape.ipynb #0e88d3c1
 _SUPPORTED = "ints, slices, None, ..., and lists/ndarrays/Tensors of ints or bools (masks), or a tuple of these"
 
 def _index_part(i):
@@ -87,7 +87,7 @@ def _index_part(i):
                             "indices must be whole numbers")
     raise TypeError(f"cannot index a Tensor with {type(i).__name__} {i!r}; supported: {_SUPPORTED}")
 
-# %% ../nbs/05_shape.ipynb #16f375f1
+# %% ../nbs/05_shape.ipynb #9ad067b7
 @patch_to(Tensor)
 def __getitem__(self, index):
     "Index like numpy: ints, slices, None, ..., int arrays (repeats add up in the gradient), masks."
@@ -102,3 +102,10 @@ def __getitem__(self, index):
         else: grad[idx] = g
         return grad
     return Tensor.from_op(out, (self, grad_fn))
+
+# %% ../nbs/05_shape.ipynb #f9174542
+@patch_to(Tensor)
+def __iter__(self):
+    "The rows `t[0], t[1], ...` (the first dimension), like torch; a 0-d tensor cannot be iterated."
+    if self.ndim == 0: raise TypeError("iteration over a 0-d tensor: it has no rows; use .item()")
+    return (self[i] for i in range(len(self)))
