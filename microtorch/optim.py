@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['Optimizer', 'SGD', 'Adam']
 
-# %% ../nbs/09_optim.ipynb #446d5b14
+# %% ../nbs/09_optim.ipynb #25c7455d
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/09_optim.ipynb #43e1ba19
+# %% ../nbs/09_optim.ipynb #03767b4d
 def _check_hyper(name: str, value, low: float, strict: bool = False):
     "Raise a clear ValueError unless `value` is a real number >= `low` (> `low` when `strict`)."
     ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
@@ -18,7 +18,7 @@ def _check_hyper(name: str, value, low: float, strict: bool = False):
 
 class Optimizer:
     "Base class: holds the parameters and their state; subclasses implement `update`."
-    def __init__(self, params, lr):
+    def __init__(self, params, lr, weight_decay=0.0):
         self.params = list(params.values() if isinstance(params, dict) else params)
         if not self.params:
             raise ValueError("the optimizer got an empty parameter list; pass model.parameters() "
@@ -27,7 +27,8 @@ class Optimizer:
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"optimizer parameters must be Tensors with requires_grad=True, got {p!r:.60}")
         _check_hyper("lr (learning rate)", lr, 0, strict=True)
-        self.lr, self.state = float(lr), [{} for _ in self.params]
+        _check_hyper("weight_decay", weight_decay, 0)
+        self.lr, self.weight_decay, self.state = float(lr), float(weight_decay), [{} for _ in self.params]
 
     def zero_grad(self):
         "Clear the gradient of every parameter."
@@ -45,28 +46,31 @@ class Optimizer:
         if buf is None: buf = state[name] = np.empty_like(like)
         return buf
 
+    def decayed(self, p, g, state):
+        "The gradient with L2 weight decay, $g + \\lambda p$, in a work buffer (`g` itself when $\\lambda = 0$)."
+        if not self.weight_decay: return g
+        return np.add(g, np.multiply(p, self.weight_decay, out=self.scratch(state, "decay", p)), out=state["decay"])
+
     def __repr__(self):
         hyper = ", ".join(f"{k}={v}" for k, v in vars(self).items() if k not in ("params", "state"))
         return f"{type(self).__name__}({len(self.params)} tensors, {hyper})"
 
-# %% ../nbs/09_optim.ipynb #14be7a71
+# %% ../nbs/09_optim.ipynb #02b20aa1
 class SGD(Optimizer):
     "Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay (as torch.optim.SGD)."
     def __init__(self, params, lr, # the parameters (e.g. `model.parameters()`) and the learning rate
                  momentum=0.0,     # velocity decay μ; 0 for plain SGD
                  weight_decay=0.0, # λ: adds λ·p to the gradient
                  nesterov=False):  # use the look-ahead step g + μ·b
-        super().__init__(params, lr)
+        super().__init__(params, lr, weight_decay)
         _check_hyper("momentum", momentum, 0)
-        _check_hyper("weight_decay", weight_decay, 0)
         if nesterov and momentum == 0:
             raise ValueError("nesterov=True needs a momentum > 0 (e.g. momentum=0.9); got momentum=0")
-        self.momentum, self.weight_decay, self.nesterov = float(momentum), float(weight_decay), bool(nesterov)
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
     def update(self, p, g, state):
         "One SGD step for the array `p` with gradient `g`."
-        if self.weight_decay:                                    # g ← g + λ p
-            g = np.add(g, np.multiply(p, self.weight_decay, out=self.scratch(state, "d", p)), out=state["d"])
+        g = self.decayed(p, g, state)                                  # g ← g + λ p
         if self.momentum:
             buf = state.get("momentum_buffer")
             if buf is None: buf = state["momentum_buffer"] = g.copy()   # b₁ = g₁
@@ -76,26 +80,24 @@ class SGD(Optimizer):
             else: g = buf
         p -= np.multiply(g, self.lr, out=self.scratch(state, "step", p))  # p ← p - η g
 
-# %% ../nbs/09_optim.ipynb #3388ec4a
+# %% ../nbs/09_optim.ipynb #ac849a13
 class Adam(Optimizer):
     "Adam with bias correction and optional (L2) weight decay, as torch.optim.Adam."
     def __init__(self, params, lr=1e-3, # the parameters and the learning rate
                  betas=(0.9, 0.999),    # decay rates (β₁, β₂) of the gradient's mean and square
                  eps=1e-8,              # added to the denominator, avoids division by zero
                  weight_decay=0.0):     # λ: adds λ·p to the gradient
-        super().__init__(params, lr)
+        super().__init__(params, lr, weight_decay)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
                 isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
             raise ValueError(f"betas must be two numbers in [0, 1), e.g. (0.9, 0.999); got {betas!r}")
         _check_hyper("eps", eps, 0)
-        _check_hyper("weight_decay", weight_decay, 0)
-        self.betas, self.eps, self.weight_decay = tuple(map(float, betas)), float(eps), float(weight_decay)
+        self.betas, self.eps = tuple(map(float, betas)), float(eps)
 
     def update(self, p, g, state):
         "One Adam step for the array `p` with gradient `g`."
         b1, b2 = self.betas
-        if self.weight_decay:                                          # g ← g + λ p
-            g = np.add(g, np.multiply(p, self.weight_decay, out=self.scratch(state, "d", p)), out=state["d"])
+        g = self.decayed(p, g, state)                                  # g ← g + λ p
         if "step" not in state: state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
         state["step"] += 1
         t, m, v, tmp = state["step"], state["exp_avg"], state["exp_avg_sq"], self.scratch(state, "tmp", p)

@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/07_reductions.ipynb #6bfc828e
+# %% ../nbs/07_reductions.ipynb #6e2ed64d
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/07_reductions.ipynb #f4a5a657
+# %% ../nbs/07_reductions.ipynb #2f60c483
 def _reduce_args(t: Tensor, axis, dim, keepdims, keepdim) -> tuple:
     "The reduced axes (sorted, non-negative) and the keepdims flag, from numpy or torch spellings."
     axes = normalize_axes(pick(axis, dim, 'axis', 'dim'), t.ndim)
     return (axes if t.ndim else ()), bool(pick(keepdims or None, keepdim, 'keepdims', 'keepdim', False))
 
-# %% ../nbs/07_reductions.ipynb #6c3407ed
+# %% ../nbs/07_reductions.ipynb #55594fa2
 def _unreduce(g: np.ndarray, axes: tuple, keepdims: bool) -> np.ndarray:
     "Put the reduced axes back into a gradient as size-1 axes (nothing to do when they were kept)."
     return g if keepdims else np.expand_dims(g, axes)
@@ -33,7 +33,7 @@ def sum(self, axis=None,     # int, tuple of ints, or None for all axes
     return Tensor.from_op(self.data.sum(axis=axes, keepdims=keep),
                           (self, lambda g: _spread(g, axes, keep, self.shape)))
 
-# %% ../nbs/07_reductions.ipynb #33a87c9f
+# %% ../nbs/07_reductions.ipynb #4db88b50
 @patch_to(Tensor)
 def mean(self, axis=None,     # int, tuple of ints, or None for all axes
          keepdims=False, *,   # keep reduced axes with size 1
@@ -41,11 +41,10 @@ def mean(self, axis=None,     # int, tuple of ints, or None for all axes
     "Mean over `axis`; each element gets the gradient divided by the number of elements averaged."
     axes, keep = _reduce_args(self, axis, dim, keepdims, keepdim)
     n = int(np.prod([self.shape[a] for a in axes]))
-    x = self.data if self.dtype.kind == 'f' else self.data.astype(np.float32)
-    return Tensor.from_op(np.mean(x, axis=axes, keepdims=keep),
+    return Tensor.from_op(np.mean(self.data, axis=axes, keepdims=keep),
                           (self, lambda g: _spread(g / n, axes, keep, self.shape)))
 
-# %% ../nbs/07_reductions.ipynb #a3c5e1ce
+# %% ../nbs/07_reductions.ipynb #69ac0907
 def _extreme(t: Tensor, fn, name: str, axis, dim, keepdims, keepdim) -> Tensor:
     "`fn` (np.max or np.min) over the axes; tied extremes share the gradient evenly."
     axes, keep = _reduce_args(t, axis, dim, keepdims, keepdim)
@@ -72,7 +71,7 @@ def min(self, axis=None,     # int, tuple of ints, or None for all axes
     "Smallest value over `axis` (like torch.amin); tied minima share the gradient evenly."
     return _extreme(self, np.min, 'min', axis, dim, keepdims, keepdim)
 
-# %% ../nbs/07_reductions.ipynb #5f6ed890
+# %% ../nbs/07_reductions.ipynb #465a6c5a
 def _arg(t: Tensor, fn, name: str, axis, dim, keepdims, keepdim) -> Tensor:
     "Integer Tensor of positions from `fn` (np.argmax or np.argmin) along one axis or all."
     a = pick(axis, dim, 'axis', 'dim')
@@ -96,7 +95,7 @@ def argmin(self, axis=None,    # one axis, or None for the flat position
     "Position of the smallest value (the first one at a tie); an integer Tensor without gradient."
     return _arg(self, np.argmin, 'argmin', axis, dim, keepdims, keepdim)
 
-# %% ../nbs/07_reductions.ipynb #7192bcb8
+# %% ../nbs/07_reductions.ipynb #2855fc18
 @patch_to(Tensor)
 def logsumexp(self, axis=None,     # int, tuple of ints, or None for all axes
               keepdims=False, *,   # keep reduced axes with size 1

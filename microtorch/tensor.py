@@ -6,18 +6,18 @@
 __all__ = ['tensor', 'Leaf', 'to_array', 'Tensor', 'no_grad', 'is_grad_enabled', 'patch_to', 'unbroadcast', 'as_tensor',
            'binary_data', 'topological_order', 'gradcheck', 'check_op', 'pick', 'normalize_axes']
 
-# %% ../nbs/00_tensor.ipynb #fb0b753e
+# %% ../nbs/00_tensor.ipynb #9c254483
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 import numpy as np
 
-# %% ../nbs/00_tensor.ipynb #c3798aef
+# %% ../nbs/00_tensor.ipynb #df40f3ff
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
 
-# %% ../nbs/00_tensor.ipynb #65c5e216
+# %% ../nbs/00_tensor.ipynb #b0850d98
 def to_array(data, dtype=None) -> np.ndarray:
     "Convert `data` to an ndarray: float32 by default, bool and integer arrays kept as they are."
     if data is None or isinstance(data, (str, bytes)):
@@ -33,7 +33,7 @@ def to_array(data, dtype=None) -> np.ndarray:
         raise TypeError(f"Tensor needs numbers or bools, got {arr.dtype} data: {type(data).__name__}")
     return arr.astype(np.float32, copy=False)
 
-# %% ../nbs/00_tensor.ipynb #13b022da
+# %% ../nbs/00_tensor.ipynb #a494df4f
 _grad_enabled = True
 
 class Tensor:
@@ -107,7 +107,7 @@ class Tensor:
 
 tensor = Tensor
 
-# %% ../nbs/00_tensor.ipynb #54370031
+# %% ../nbs/00_tensor.ipynb #28802695
 @contextmanager
 def no_grad():
     "Context manager: operations inside build no graph."
@@ -120,7 +120,7 @@ def is_grad_enabled():
     "True unless we are inside `no_grad`."
     return _grad_enabled
 
-# %% ../nbs/00_tensor.ipynb #f1c8091d
+# %% ../nbs/00_tensor.ipynb #f6d030d9
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -128,7 +128,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #b4317ebf
+# %% ../nbs/00_tensor.ipynb #960d4b83
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     "Sum `grad` down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
@@ -136,7 +136,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
 
-# %% ../nbs/00_tensor.ipynb #242275f6
+# %% ../nbs/00_tensor.ipynb #afc965eb
 def as_tensor(value, like: Tensor) -> Tensor:
     "`value` as a Tensor; numbers, arrays and integer tensors take `like`'s float dtype."
     if isinstance(value, Tensor):
@@ -176,7 +176,7 @@ def __mul__(self, other):
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
 
-# %% ../nbs/00_tensor.ipynb #7cef6777
+# %% ../nbs/00_tensor.ipynb #1d80b9de
 def topological_order(root: Tensor) -> list:
     "Tensors of `root`'s graph, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(root, False)]
@@ -189,7 +189,7 @@ def topological_order(root: Tensor) -> list:
         stack.extend((leaf.value, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #16ac717a
+# %% ../nbs/00_tensor.ipynb #e47287e1
 def _seed(t: Tensor, grad) -> np.ndarray:
     "The starting gradient of `backward`, checked against `t`'s shape."
     if grad is None:
@@ -197,7 +197,7 @@ def _seed(t: Tensor, grad) -> np.ndarray:
             raise RuntimeError(f"backward() needs a gradient seed for a non-scalar tensor of shape {t.shape}; "
                                f"reduce it first (e.g. .sum()) or pass t.backward(np.ones({t.shape}))")
         return np.ones(t.shape, t.dtype)
-    seed = to_array(grad, t.dtype)
+    seed = np.array(to_array(grad, t.dtype))   # our own copy: it may become `t.grad`
     if seed.shape != t.shape:
         if seed.size != 1 or t.size != 1:
             raise ValueError(f"backward() seed has shape {seed.shape} but the tensor has shape {t.shape}; "
@@ -215,7 +215,7 @@ def backward(self, grad=None):
     if not self.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad: no input of its graph "
                            "was created with requires_grad=True (or it was computed under no_grad)")
-    pending, stored = {id(self): _seed(self, grad).copy()}, set()
+    pending, stored = {id(self): _seed(self, grad)}, set()
     for node in reversed(topological_order(self)):
         g = pending.pop(id(node))
         if node.grad is not None: node.grad = np.asarray(node.grad + g, node.dtype)
@@ -227,7 +227,7 @@ def backward(self, grad=None):
             key = id(leaf.value)
             pending[key] = pending[key] + contribution if key in pending else contribution
 
-# %% ../nbs/00_tensor.ipynb #b16fba84
+# %% ../nbs/00_tensor.ipynb #f5656780
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -252,12 +252,12 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3):
         analytic = x.grad if x.grad is not None else np.zeros_like(x.data)
         err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if (err > 0).any():
-            k = tuple(int(i) for i in np.unravel_index(np.argmax(err), x.shape))   # (1,), not (np.int64(1),)
+            k = tuple(int(n) for n in np.unravel_index(np.argmax(err), x.shape))   # (1,), not (np.int64(1),)
             raise AssertionError(f"gradcheck: input {i} (shape {x.shape}) at index {k}: analytic "
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/00_tensor.ipynb #eb3b13c4
+# %% ../nbs/00_tensor.ipynb #614ef2d6
 def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0, atol=1e-6, rtol=1e-5):
     "Check `fn`'s values and gradients: gradcheck, float32 in/out, and torch when installed."
     rng = np.random.default_rng(seed)
@@ -283,7 +283,7 @@ def check_op(fn, *inputs, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.
         np.testing.assert_allclose(x.grad, tgrad, atol=atol, rtol=rtol, err_msg=f"grad of input {i} vs torch")
     return True
 
-# %% ../nbs/00_tensor.ipynb #886f7dac
+# %% ../nbs/00_tensor.ipynb #4b31b828
 def pick(value, alias, name: str, alias_name: str, default=None):
     "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
     if value is not None and alias is not None:

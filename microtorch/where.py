@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['ReLU', 'LeakyReLU']
 
-# %% ../nbs/06_where.ipynb #501443da
+# %% ../nbs/06_where.ipynb #f2c93de4
 import numpy as np
 from .tensor import *
 
-# %% ../nbs/06_where.ipynb #c8906905
+# %% ../nbs/06_where.ipynb #2b71008e
 def _comparison(fn, symbol: str):
     "Build a comparison operator: elementwise `fn` on the data, a bool Tensor outside the graph."
     def compare(self, other):
@@ -25,7 +25,7 @@ for _fn, _symbol in [(np.less, '<'), (np.less_equal, '<='), (np.greater, '>'),
                      (np.greater_equal, '>='), (np.equal, '=='), (np.not_equal, '!=')]:
     patch_to(Tensor)(_comparison(_fn, _symbol))
 
-# %% ../nbs/06_where.ipynb #8ce4e98f
+# %% ../nbs/06_where.ipynb #e7c977c6
 @patch_to(Tensor)
 def __bool__(self):
     "Truth value of a one-element tensor; several elements are ambiguous and raise an error."
@@ -34,7 +34,7 @@ def __bool__(self):
                          "reduce it first, e.g. bool(t.data.any()) or bool(t.data.all())")
     return bool(self.data)
 
-# %% ../nbs/06_where.ipynb #d1bc5c3f
+# %% ../nbs/06_where.ipynb #4a881169
 def _condition(cond, op: str) -> np.ndarray:
     "A condition or mask (bool Tensor, ndarray or list) as a bool ndarray, or a clear error."
     arr = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
@@ -65,7 +65,7 @@ def where(condition, # bool Tensor, bool ndarray or list of bools
                          "each trailing dimension must match or be 1") from None
     return Tensor.from_op(out, (a, lambda g: _masked(g, cond, a)), (b, lambda g: _masked(g, ~cond, b)))
 
-# %% ../nbs/06_where.ipynb #1335f68a
+# %% ../nbs/06_where.ipynb #6f35cbfe
 def _tie_grad(x, other, wins, shape):
     "grad_fn of one input of max/min: weight 1 where `x` wins, 1/2 at a tie, 0 where it loses."
     return lambda g: unbroadcast(g * (wins(x, other) + (x == other) * g.dtype.type(0.5)), shape)
@@ -86,27 +86,20 @@ def minimum(a, b):
     "Elementwise minimum of `a` and `b` (Tensors or numbers, broadcast); ties split the gradient evenly."
     return _extremum(np.minimum, np.less, 'minimum', a, b)
 
-# %% ../nbs/06_where.ipynb #d9462bbf
-def _check_number(value, name: str, op: str):
-    "A clear TypeError when `value` is None or text rather than a number or Tensor."
-    if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"{op}: {name} must be a number or a Tensor, got {value!r}; e.g. {op}(..., 0.)")
-
+# %% ../nbs/06_where.ipynb #b542217f
 @patch_to(Tensor)
 def threshold(self, threshold, # elements above this are kept
               value):          # what replaces the others
     "Keep elements strictly greater than `threshold`, replace the rest with `value` (as torch)."
-    _check_number(threshold, "threshold", "threshold"); _check_number(value, "value", "threshold")
     return Tensor.where(self > threshold, self, value)
 
 @patch_to(Tensor)
 def masked_fill(self, mask, # bool Tensor, ndarray or list, broadcast with `self`
                 value):     # the number written where `mask` is True
     "Put `value` where `mask` is True, keep `self` elsewhere."
-    _check_number(value, "value", "masked_fill")
     return Tensor.where(_condition(mask, "masked_fill"), value, self)
 
-# %% ../nbs/06_where.ipynb #b0b2c6f7
+# %% ../nbs/06_where.ipynb #81bc64a1
 @patch_to(Tensor)
 def sign(self):
     "-1, 0 or 1 for each element; the gradient is zero."
@@ -137,7 +130,7 @@ def relu(self):
     x = self.data
     return Tensor.from_op(np.maximum(x, 0), (self, lambda g: g * (x > 0)))
 
-# %% ../nbs/06_where.ipynb #ab3318bf
+# %% ../nbs/06_where.ipynb #bdf789c7
 @patch_to(Tensor)
 def leaky_relu(self, alpha=0.01): # slope for x <= 0
     "x for x > 0, alpha * x otherwise; the gradient at 0 is alpha (as torch)."
@@ -146,10 +139,10 @@ def leaky_relu(self, alpha=0.01): # slope for x <= 0
     slope = np.where(x > 0, t(1), t(alpha))
     return Tensor.from_op(x * slope, (self, lambda g: g * slope))
 
-# %% ../nbs/06_where.ipynb #d6062c77
+# %% ../nbs/06_where.ipynb #03de1313
 from .nn import Module
 
-# %% ../nbs/06_where.ipynb #21f6e7ea
+# %% ../nbs/06_where.ipynb #c301a908
 class ReLU(Module):
     "Module form of `Tensor.relu`."
     def forward(self, x): return x.relu()
