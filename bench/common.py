@@ -1,5 +1,5 @@
 "What every contender shares: the job's constants, the setup file, batching, timing and the task runner."
-import argparse, json, sys, time
+import argparse, json, resource, sys, time
 import numpy as np
 
 THREADS = 2
@@ -37,6 +37,20 @@ def mlp_job(setup: dict, train_epoch, accuracy) -> dict:
         times.append(time.perf_counter() - t0)
     return {"epoch_s": times[1], "warmup_s": times[0], "last_loss": float(loss),
             "test_acc": float(accuracy(setup["x_test"], setup["y_test"]))}
+
+def user_loop_job(setup: dict, step, epochs: int = 3) -> dict:
+    """A loop as users write it: each epoch gathers a fresh shuffled copy of the data (`X[perm]`), and
+    `loss` outlives the loop. If a framework kept the last step's graph, the previous epoch's copy would
+    stay alive through it: peak memory grows and the next epoch pays for fresh pages. Every epoch timed."""
+    times, x_all, y_all = [], setup["x_train"], setup["y_train"]
+    for e in range(epochs):
+        t0 = time.perf_counter()
+        perm = setup["perms"][e % len(setup["perms"])]
+        X, Y = x_all[perm], y_all[perm]
+        for i in range(0, len(X), BATCH): loss = step(X[i:i + BATCH], Y[i:i + BATCH])
+        times.append(time.perf_counter() - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"epoch_s": times, "peak_rss_mb": peak_mb, "last_loss": float(loss.item())}
 
 def ops_job(tiny, seed, no_grad) -> dict:
     "Microseconds per op on `OP_SHAPE` tensors: forward alone (no graph) and forward + backward."

@@ -28,6 +28,11 @@ def summarize(res: dict) -> dict:
         accs = s["test_acc"].values()
         checks["accuracies agree within 0.5%"] = max(accs) - min(accs) <= TARGETS["acc_spread"]
     if "microtorch" in s["dtypes"]: checks["float32 end to end"] = s["dtypes"]["microtorch"] == ["float32"]
+    loop = {c: r for c, r in res.get("userloop", {}).items() if "error" not in r}
+    if {"microtorch", "torch"} <= loop.keys():
+        ours, theirs = loop["microtorch"], loop["torch"]
+        checks["user loop: every epoch <= 1.1x torch"] = all(a <= 1.1 * b for a, b in zip(ours["epoch_s"], theirs["epoch_s"]))
+        checks["user loop: peak RSS <= torch + 10%"] = ours["peak_rss_mb"] <= 1.1 * theirs["peak_rss_mb"]
     mts = res["scaling"].get("microtorch", {})
     if mts:
         checks["chain of 1e5 ops: backward < 2 s"] = mts["chain"]["100000"] < TARGETS["chain_1e5_s"]
@@ -63,6 +68,11 @@ def format_table(res: dict) -> str:
         out.append("\nmicrotorch / other, epoch medians: " + ", ".join(f"**{k} = {v:.2f}**" for k, v in s["ratios"].items())
                    + "; best runs: " + ", ".join(f"{k} = {v:.2f}" for k, v in s["ratios_best"].items()))
     out.append("\n" + _md(("target (on the medians)", "met"), [(k, "yes" if v else "**no**") for k, v in s["targets"].items()]))
+    loop = {c: r for c, r in res.get("userloop", {}).items() if "error" not in r}
+    if loop:
+        out.append("\nA user-style loop (keeps `loss`, gathers `X[perm]` every epoch): seconds per epoch and peak memory\n")
+        out.append(_md(("contender", "epochs s", "peak RSS MB"),
+                       [(c, " ".join(f"{t:.3f}" for t in r["epoch_s"]), f"{r['peak_rss_mb']:.0f}") for c, r in loop.items()]))
     ops = res["ops"]
     if ops.get("microtorch") or ops.get("torch"):
         names = list((ops.get("microtorch") or ops["torch"]).keys())

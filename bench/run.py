@@ -2,7 +2,7 @@
 
 Every contender runs in its own process, with the same threads, data, initial weights and batch order.
 Prints the tables, writes bench/results/latest.json and latest.png, and with --publish also
-nbs/benchmarks.json (committed) and re-executes the docs page nbs/12_benchmarks.ipynb that shows it.
+nbs/benchmarks.json (committed) and re-executes the docs page (nbs/*_benchmarks.ipynb) that shows it.
 """
 import argparse, datetime, importlib.util, json, os, platform, shutil, subprocess, sys, time
 from pathlib import Path
@@ -87,20 +87,24 @@ def main():
     p.add_argument("--only", nargs="+", choices=CONTENDERS, default=CONTENDERS, help="contenders to run")
     p.add_argument("--skip-micro", action="store_true", help="skip the per-op and graph-scaling measurements")
     p.add_argument("--patience", type=float, default=20, help="seconds to wait for other processes to calm down before each run")
-    p.add_argument("--publish", action="store_true", help="also write nbs/benchmarks.json and re-execute nbs/12_benchmarks.ipynb")
+    p.add_argument("--publish", action="store_true", help="also write nbs/benchmarks.json and re-execute the benchmarks page nbs/*_benchmarks.ipynb")
     args = p.parse_args()
     contenders = [c for c in args.only if c != "torch" or importlib.util.find_spec("torch")]
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     print(f"setup: MNIST from {args.data or 'the default cache'}, initial weights, batch orders ...", flush=True)
     setup = write_setup(args.out/"setup.npz", args.data)
-    results = {"meta": meta(args.runs), "mlp": {c: [] for c in contenders}, "ops": {}, "scaling": {}}
+    results = {"meta": meta(args.runs), "mlp": {c: [] for c in contenders}, "userloop": {}, "ops": {}, "scaling": {}}
     try:
         for i in range(args.runs):      # interleaved, so a busy moment of the machine hits every contender alike
             for c in contenders:
                 busy = wait_for_quiet(patience=args.patience)
                 print(f"mlp run {i + 1}/{args.runs}: {c} (others used {100 * busy:.0f}% CPU) ...", flush=True)
                 results["mlp"][c].append({**run(c, "mlp", setup), "others_busy": busy})
+        for c in [c for c in contenders if c != "numpy"]:
+            wait_for_quiet(patience=args.patience)
+            print(f"user-style loop: {c} ...", flush=True)
+            results["userloop"][c] = run(c, "userloop", setup)
     finally: setup.unlink()
     if not args.skip_micro:
         for c in [c for c in contenders if c != "numpy"]:
@@ -119,10 +123,11 @@ def main():
 def publish(latest: Path):
     "Copy the results next to the docs page and re-execute it, so the page shows this run."
     shutil.copy(latest, ROOT/"nbs"/"benchmarks.json")
+    page = next((ROOT/"nbs").glob("*_benchmarks.ipynb"))
     bin_ = Path(sys.executable).parent
-    subprocess.run([bin_/"jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace", "12_benchmarks.ipynb"],
+    subprocess.run([bin_/"jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace", page.name],
                    cwd=ROOT/"nbs", check=True, capture_output=True)
-    subprocess.run([bin_/"nbdev_clean", "--fname", "nbs/12_benchmarks.ipynb"], cwd=ROOT, check=True)
-    print("published nbs/benchmarks.json and re-executed nbs/12_benchmarks.ipynb")
+    subprocess.run([bin_/"nbdev_clean", "--fname", str(page)], cwd=ROOT, check=True)
+    print(f"published nbs/benchmarks.json and re-executed {page.relative_to(ROOT)}")
 
 if __name__ == "__main__": main()

@@ -1,37 +1,54 @@
 "microtorch: the same MLP written with the public API, as a user would."
 import numpy as np
 import microtorch as mt
-from bench.common import LR, OP_SHAPE, SIZES, batches, load_setup, mlp_job, ops_job, run_task, scaling_job
+from bench.common import BATCH, LR, OP_SHAPE, SIZES, batches, load_setup, mlp_job, ops_job, run_task, scaling_job, user_loop_job
+
+def model_and_opt(setup):
+    "The MLP with the shared initial weights, and its SGD."
+    model = mt.nn.Sequential(mt.nn.Linear(SIZES[0], SIZES[1]), mt.nn.ReLU(), mt.nn.Linear(SIZES[1], SIZES[2]), mt.nn.ReLU(),
+                             mt.nn.Linear(SIZES[2], SIZES[3]))
+    model.load_state_dict({f"{layer}.{kind}": mt.from_numpy(setup[f"{kind[0]}{i + 1}"])
+                           for i, layer in enumerate((0, 2, 4)) for kind in ("weight", "bias")})
+    return model, mt.optim.SGD(model.parameters(), lr=LR)
+
+def float_dtypes(model, x, y) -> list:
+    "Dtypes of every floating array of one training step: activations, their gradients, parameters and theirs."
+    loss = mt.nn.functional.cross_entropy(model(mt.from_numpy(x)), mt.from_numpy(y))
+    graph = mt.topological_order(loss)
+    for t in graph: t.retain_grad()
+    loss.backward()
+    arrays = [t.data for t in graph] + [t.grad.data for t in graph if t.grad is not None]
+    return sorted({str(a.dtype) for a in arrays if a.dtype.kind == "f"})
 
 def mlp(args) -> dict:
     setup = load_setup(args.setup)
-    model = mt.Sequential(mt.Linear(SIZES[0], SIZES[1]), mt.ReLU(), mt.Linear(SIZES[1], SIZES[2]), mt.ReLU(),
-                          mt.Linear(SIZES[2], SIZES[3]))
-    model.load_state_dict({f"{layer}.{kind}": setup[f"{kind[0]}{i + 1}"]
-                           for i, layer in enumerate((0, 2, 4)) for kind in ("weight", "bias")})
-    opt = mt.SGD(model.parameters(), lr=LR)
-    last = {}
+    model, opt = model_and_opt(setup)
 
     def train_epoch(x_all, y_all, perm):
         for x, y in batches(x_all, y_all, perm):
-            loss = mt.cross_entropy(model(mt.Tensor(x)), mt.Tensor(y))
+            loss = mt.nn.functional.cross_entropy(model(mt.from_numpy(x)), mt.from_numpy(y))
             opt.zero_grad(); loss.backward(); opt.step()
-        last["loss"] = loss
         return loss.item()
 
     def accuracy(x, y):
-        with mt.no_grad(): return (model(mt.Tensor(x)).argmax(axis=1).numpy() == y).mean()
+        with mt.no_grad(): return (model(mt.from_numpy(x)).argmax(dim=1).numpy() == y).mean()
 
     result = mlp_job(setup, train_epoch, accuracy)
-    graph = mt.topological_order(last["loss"])     # every tensor of the last step: activations and their grads
-    arrays = [t.data for t in graph] + [t.grad for t in graph if t.grad is not None]
-    arrays += [p.data for p in model.parameters()] + [p.grad for p in model.parameters()]
-    result["dtypes"] = sorted({str(a.dtype) for a in arrays if a.dtype.kind == "f"})
+    result["dtypes"] = float_dtypes(model, setup["x_train"][:BATCH], setup["y_train"][:BATCH])
     return result
+
+def user_loop(args) -> dict:
+    setup = load_setup(args.setup)
+    model, opt = model_and_opt(setup)
+    def step(x, y):
+        loss = mt.nn.functional.cross_entropy(model(mt.from_numpy(x)), mt.from_numpy(y))
+        opt.zero_grad(); loss.backward(); opt.step()
+        return loss
+    return user_loop_job(setup, step)
 
 def tiny(): return mt.Tensor(np.random.default_rng(0).standard_normal(OP_SHAPE, np.float32), requires_grad=True)
 
 if __name__ == "__main__":
-    run_task("microtorch", {"mlp": mlp,
+    run_task("microtorch", {"mlp": mlp, "userloop": user_loop,
                             "ops": lambda args: ops_job(tiny, np.ones(OP_SHAPE, np.float32), mt.no_grad),
                             "scaling": lambda args: scaling_job(lambda: mt.Tensor(1.0, requires_grad=True))})
