@@ -20,6 +20,7 @@ from ._ops.arithmetic import *
 from ._ops.where import *
 from ._ops.reductions import *
 from . import nn, optim, testing, datasets, utils
+from .graph import draw_graph
 import microtorch.nn.init, microtorch.nn.utils, microtorch.optim.lr_scheduler, microtorch.utils.data
 from .nn import *
 from .nn.functional import *
@@ -55,6 +56,6 @@ _modules = ['tensor', '_ops.creation', '_ops.shape', '_ops.matmul', '_ops.arithm
             'nn', 'nn.functional', 'optim', 'datasets', 'utils.data']
 _builtins = {'float', 'int', 'bool', 'sum', 'max', 'min', 'abs', 'pow', 'round', 'all', 'any'}
 __all__ = sorted(({n for m in _modules for n in _sys.modules[f'microtorch.{m}'].__all__} | set(_OPS) | {
-    'autograd', 'nn', 'optim', 'testing', 'utils', 'result_type', 'save', 'load', 'allclose', 'equal', 'float32',
+    'autograd', 'nn', 'optim', 'testing', 'utils', 'result_type', 'save', 'load', 'draw_graph', 'allclose', 'equal', 'float32',
     'float64', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'double', 'half', 'long', 'short'}) - _builtins)
 __all__ = [n for n in __all__ if n in globals()]
