@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['gradcheck', 'check_op']
 
-# %% ../nbs/03_testing.ipynb #c3bc301e
+# %% ../nbs/03_testing.ipynb #f8e58f8b
 import numpy as np
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, no_grad, grad
 
-# %% ../nbs/03_testing.ipynb #913bb025
+# %% ../nbs/03_testing.ipynb #42dd151e
 def _float64_input(t) -> Tensor:
     "A float64 copy of a gradcheck input; integer, bool and no-grad inputs stay constants."
     arr = np.asarray(t.data if isinstance(t, Tensor) else t)
@@ -44,7 +44,7 @@ def gradcheck(fn, *inputs, eps=1e-3, atol=1e-5, rtol=1e-3) -> bool:
                                  f"{analytic[k]:.6g} vs numerical {numeric[k]:.6g}")
     return True
 
-# %% ../nbs/03_testing.ipynb #21930d68
+# %% ../nbs/03_testing.ipynb #85e17af3
 def _inputs(shapes, arrays, rng, low, high) -> list:
     if (shapes is None) == (arrays is None): raise TypeError("check_op needs exactly one of shapes= or arrays=")
     if shapes is not None: return [rng.uniform(low, high, s) for s in shapes]
@@ -66,9 +66,29 @@ def _compare_with_torch(fn, torch_fn, arrays, rng, atol, rtol):
         theirs = np.zeros(x.shape) if tx.grad is None else tx.grad.numpy()
         np.testing.assert_allclose(ours, theirs, atol=atol, rtol=rtol, err_msg=f"grad of input {i} vs torch")
 
+def _hvp(fn, xs, w, vs, lib):
+    "Hessian-vector products of `sum(w * fn(*xs))` with directions `vs`, by differentiating twice with `lib`'s grad."
+    floats = [x for x in xs if x.requires_grad]
+    gs = lib.grad(fn(*xs), floats, w, create_graph=True, allow_unused=True)
+    dot = sum((g * v).sum() for g, v in zip(gs, vs) if g is not None)
+    if not getattr(dot, 'requires_grad', False): return [np.zeros(x.shape) for x in floats]   # a linear op: H = 0
+    return [np.zeros(x.shape) if h is None else np.asarray(h.detach()) for h, x in zip(lib.grad(dot, floats, allow_unused=True), floats)]
+
+def _compare_hvp(fn, torch_fn, arrays, rng, atol, rtol):
+    import torch, microtorch
+    xs = [Tensor(a, dtype=a.dtype, requires_grad=a.dtype.kind == 'f') for a in arrays]
+    txs = [torch.tensor(a, requires_grad=a.dtype.kind == 'f') for a in arrays]
+    out_shape = fn(*xs).shape
+    w = rng.standard_normal(out_shape)
+    vs = [rng.standard_normal(a.shape) for a in arrays if a.dtype.kind == 'f']
+    ours = _hvp(fn, xs, Tensor(w, dtype=np.float64), [Tensor(v, dtype=np.float64) for v in vs], microtorch.autograd)
+    theirs = _hvp(torch_fn or fn, txs, torch.tensor(w), [torch.tensor(v) for v in vs], torch.autograd)
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=f"Hessian-vector product of input {i} vs torch")
+
 def check_op(fn, shapes=None, arrays=None, torch_fn=None, numeric=True, seed=0, low=-2.0, high=2.0,
-             atol=1e-6, rtol=1e-5) -> bool:
-    "Check `fn`'s values and gradients: gradcheck, float32 in/out, and against torch when installed."
+             atol=1e-6, rtol=1e-5, hvp=False) -> bool:
+    "Check `fn`'s values and gradients: gradcheck, float32 in/out, torch when installed (and Hessian-vector products with `hvp`)."
     rng = np.random.default_rng(seed)
     arrays = _inputs(shapes, arrays, rng, low, high)
     if numeric and any(a.dtype.kind == 'f' for a in arrays): gradcheck(fn, *arrays)
@@ -82,4 +102,5 @@ def check_op(fn, shapes=None, arrays=None, torch_fn=None, numeric=True, seed=0, 
     try: import torch
     except ImportError: return True
     _compare_with_torch(fn, torch_fn, arrays, rng, atol, rtol)
+    if hvp: _compare_hvp(fn, torch_fn, arrays, rng, atol, rtol)
     return True
