@@ -72,7 +72,7 @@ def normalize_axes(axis, ndim: int) -> tuple:
 def normalize_axis(axis, ndim: int) -> int:
     "One `axis` (an int, negatives from the end) as a non-negative int."
     if isinstance(axis, (tuple, list)): raise TypeError(f"expected one dim (an int), got {axis!r}")
-    return normalize_axes(axis, ndim)[0] if ndim else 0
+    return normalize_axes(axis, ndim)[0]
 
 def pick(value, alias, name: str, alias_name: str, default=None):
     "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
