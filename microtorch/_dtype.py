@@ -48,7 +48,7 @@ def result_type(*operands) -> np.dtype:
             continue
         dtype = np.dtype(x.dtype)
         category = max(category, _CATEGORY[dtype.kind])
-        groups[np.ndim(x) == 0].append(dtype)
+        groups[len(x.shape) == 0].append(dtype)
     for group in groups:
         same = [d for d in group if _CATEGORY[d.kind] == category]
         if same: return np.result_type(*same)

@@ -249,7 +249,7 @@ _UFUNCS = {np.add: '__add__', np.subtract: '__sub__', np.multiply: '__mul__', np
            np.sqrt: 'sqrt', np.tanh: 'tanh', np.sin: 'sin', np.cos: 'cos', np.absolute: 'abs', np.sign: 'sign',
            np.maximum: 'maximum', np.minimum: 'minimum', np.greater: '__gt__', np.less: '__lt__',
            np.greater_equal: '__ge__', np.less_equal: '__le__', np.equal: '__eq__', np.not_equal: '__ne__'}
-_FUNCTIONS = {np.sum: 'sum', np.mean: 'mean', np.max: 'max', np.min: 'min', np.amax: 'amax', np.amin: 'amin',
+_FUNCTIONS = {np.sum: 'sum', np.mean: 'mean', np.max: 'amax', np.min: 'amin', np.amax: 'amax', np.amin: 'amin',
               np.argmax: 'argmax', np.argmin: 'argmin', np.reshape: 'reshape', np.transpose: 'permute',
               np.std: 'std', np.var: 'var', np.clip: 'clip', np.dot: 'dot', np.squeeze: 'squeeze'}
 
@@ -275,7 +275,9 @@ def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
 @patch_to(Tensor)
 def __array_function__(self, func, types, args, kwargs):
     if func in _FUNCTIONS and isinstance(args[0], Tensor):
-        kwargs = {('dim' if k == 'axis' else k): v for k, v in kwargs.items()}
+        renames = {'axis': 'dim', 'keepdims': 'keepdim', 'ddof': 'correction'}
+        kwargs = {renames.get(k, k): v for k, v in kwargs.items()}
+        if func in (np.std, np.var): kwargs.setdefault('correction', 0)   # numpy's default ddof is 0, torch's 1
         return getattr(args[0], _FUNCTIONS[func])(*args[1:], **kwargs)
     if _needs_grad(args) or _needs_grad(a for seq in args if isinstance(seq, (list, tuple)) for a in seq):
         _refuse(f"np.{func.__name__}")
