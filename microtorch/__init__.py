@@ -36,9 +36,10 @@ autograd.__dict__.update(grad=_grad, backward=_backward, no_grad=no_grad, enable
 _sys.modules[autograd.__name__] = autograd
 
 _OPS = """add sub mul div pow neg matmul mm bmm dot exp log sqrt tanh sigmoid relu abs sign sin cos clamp clip
-where masked_fill maximum minimum reshape view flatten squeeze unsqueeze transpose permute t expand split chunk tril triu
+where masked_fill maximum minimum reshape view flatten unflatten squeeze unsqueeze transpose permute t expand split chunk tril triu
 sum mean max min amax amin argmax argmin std var logsumexp norm softmax log_softmax gelu clone""".split()
 globals().update({name: getattr(Tensor, name) for name in _OPS if hasattr(Tensor, name) and name not in globals()})
+del embedding, binary_cross_entropy_with_logits   # torch's top-level forms take other argument orders: use F's
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     "Are all elements close (as numpy's and PyTorch's `allclose`)?"

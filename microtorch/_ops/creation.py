@@ -222,10 +222,11 @@ def to(self, *args, dtype=None, **kwargs):
     out.data = cast   # from_op turns float64 made from float32 into float32; here float64 was asked for
     return out
 
-@patch_to(Tensor)
-def type(self, dtype=None):
+def _type(self, dtype=None):
     "The dtype's name, or a cast to `dtype`."
     return f"microtorch.{self.dtype}" if dtype is None else self.to(dtype)
+_type.__name__ = 'type'          # a module-level `def type` would hide the builtin in this module
+patch_to(Tensor)(_type)
 
 for _name, _dtype in dict(float=np.float32, double=np.float64, half=np.float16, long=np.int64,
                           int=np.int32, short=np.int16, bool=np.bool_).items():
@@ -253,6 +254,8 @@ _FUNCTIONS = {np.sum: 'sum', np.mean: 'mean', np.max: 'amax', np.min: 'amin', np
               np.argmax: 'argmax', np.argmin: 'argmin', np.reshape: 'reshape', np.transpose: 'permute',
               np.std: 'std', np.var: 'var', np.clip: 'clip', np.dot: 'dot', np.squeeze: 'squeeze'}
 
+_INSPECTIONS = {np.shape, np.ndim, np.size, np.result_type, np.may_share_memory, np.shares_memory}   # they drop nothing
+
 def _needs_grad(args) -> bool:
     return any(isinstance(a, Tensor) and a.requires_grad for a in args)
 
@@ -279,10 +282,11 @@ def __array_function__(self, func, types, args, kwargs):
         kwargs = {renames.get(k, k): v for k, v in kwargs.items()}
         if func in (np.std, np.var): kwargs.setdefault('correction', 0)   # numpy's default ddof is 0, torch's 1
         return getattr(args[0], _FUNCTIONS[func])(*args[1:], **kwargs)
-    if _needs_grad(args) or _needs_grad(a for seq in args if isinstance(seq, (list, tuple)) for a in seq):
-        _refuse(f"np.{func.__name__}")
+    inputs = [*args, *kwargs.values()]
+    inputs += [a for seq in inputs if isinstance(seq, (list, tuple)) for a in seq]
+    if func not in _INSPECTIONS and _needs_grad(inputs): _refuse(f"np.{func.__name__}")
     plain = [_arrays(a) if isinstance(a, (list, tuple)) else a for a in _arrays(args)]
-    return func(*plain, **kwargs)
+    return func(*plain, **dict(zip(kwargs, _arrays(kwargs.values()))))
 
 @patch_to(Tensor)
 def __array__(self, dtype=None, copy=None):

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['clip_grad_norm_', 'clip_grad_value_']
 
-# %% ../../nbs/19_pytorch.ipynb #bb93cbab
+# %% ../../nbs/19_pytorch.ipynb #4386689d
 import math
 import numpy as np
 from ..tensor import Tensor, no_grad
 
-# %% ../../nbs/19_pytorch.ipynb #ace9c47b
+# %% ../../nbs/19_pytorch.ipynb #f7cee9b8
 def _with_grads(parameters) -> list:
     parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     return [p for p in parameters if p.grad is not None]
