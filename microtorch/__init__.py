@@ -43,11 +43,11 @@ del embedding, binary_cross_entropy_with_logits   # torch's top-level forms take
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     "Are all elements close (as numpy's and PyTorch's `allclose`)?"
-    return bool(np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan)   # a Python bool
 
 def equal(input, other) -> bool:
     "Same shape and same values?"
-    return np.shape(input) == np.shape(other) and bool(np.array_equal(np.asarray(input), np.asarray(other)))
+    return np.shape(input) == np.shape(other) and np.array_equal(np.asarray(input), np.asarray(other))
 
 # %% ../nbs/index.ipynb #848e4052
 float32, float64, float16, int64, int32, int16, int8, uint8 = map(np.dtype, ('float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8'))
