@@ -3,7 +3,7 @@
 d = { 'settings': { 'branch': 'main',
                 'doc_baseurl': '/microtorch',
                 'doc_host': 'https://microtorch.github.io',
-                'git_url': 'https://github.com/microtorch/microtorch',
+                'git_url': '',
                 'lib_path': 'microtorch'},
   'syms': { 'microtorch.broadcasting': { 'microtorch.broadcasting.Sigmoid': ('broadcasting.html#sigmoid', 'microtorch/broadcasting.py'),
                                          'microtorch.broadcasting.Sigmoid.forward': ( 'broadcasting.html#sigmoid.forward',
