@@ -110,7 +110,7 @@ def show_doc_markdown(text: str) -> str:
     class; its source link stays only when it points into the repository of settings.ini's `git_url`."""
     text = re.sub(r'(?m)^---\n\n(?=\[source\]|#{1,6} )', '', text)
     repo = repo_url()
-    def source(m): return f'[source]({m[1]}){{.sourcelink}}' if repo and m[1].startswith(repo + '/') else ''
+    def source(m): return f'[source]({m[1]}){{.sourcelink}}\n\n' if repo and m[1].startswith(repo + '/') else ''
     return re.sub(r'\[source\]\((\S+?)\)\{target="_blank" style="float:right; font-size:smaller"\}\n*', source, text)
 
 def title_cell(title: str, description: str = '') -> dict:
