@@ -5,8 +5,8 @@ The site is built once with tools/build_docs.py, then _docs/ is served over HTTP
 Every second the modification times of nbs/, docs/ and settings.ini are compared with the last
 build's; after a change (and a short quiet spell, so a notebook being saved is read whole) the
 site is rebuilt in a separate process. Reload the page to see it. A failed build leaves the last
-good site in place. Stop with Ctrl-C."""
-import argparse, functools, http.server, subprocess, sys, threading, time
+good site in place. Stop with Ctrl-C (or SIGTERM)."""
+import argparse, functools, http.server, signal, subprocess, sys, threading, time
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -47,6 +47,7 @@ def main(argv=None):
     p.add_argument('--interval', type=float, default=1.0, help="seconds between checks for changes (default %(default)s)")
     p.add_argument('--no-build', action='store_true', help="serve the _docs/ there is, build only after a change")
     args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)   # `kill` stops it like Ctrl-C does
     seen = snapshot()
     if not args.no_build or not (site/'index.html').exists():
         if not build() and not (site/'index.html').exists(): sys.exit("serve_docs: no site to serve (the build failed)")
