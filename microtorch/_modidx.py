@@ -3,7 +3,7 @@
 d = { 'settings': { 'branch': 'main',
                 'doc_baseurl': '/microtorch',
                 'doc_host': 'https://microtorch.github.io',
-                'git_url': 'https://github.com/microtorch/microtorch',
+                'git_url': '',
                 'lib_path': 'microtorch'},
   'syms': { 'microtorch._ops.arithmetic': { 'microtorch._ops.arithmetic.Tensor.__add__': ( 'broadcasting.html#tensor.__add__',
                                                                                            'microtorch/_ops/arithmetic.py'),

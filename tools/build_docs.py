@@ -10,9 +10,15 @@
    they are: no notebook is executed.
 3. Sphinx (furo theme) writes _docs/, with MathJax copied from the npm package mathjax@3: the
    site needs no network. nbdev's absolute doc links are made relative, then every local link,
-   anchor and image of the site is checked."""
+   anchor and image of the site is checked.
+
+The repository's address is one setting, `git_url` in settings.ini: show_doc's "source" links and
+links from the notebooks to repository files (`[x](../CONTRIBUTING.md)`) point there, and while it
+is empty (or a placeholder such as https://example.com/...) the site has no source links at all
+and such links become plain text."""
 import configparser, html, json, re, shutil, subprocess, sys, tarfile, warnings
 from pathlib import Path
+from urllib.parse import urlparse
 
 root = Path(__file__).resolve().parent.parent
 build = root/'build'/'docs'
@@ -24,6 +30,13 @@ def settings() -> configparser.SectionProxy:
     cfg = configparser.ConfigParser()
     cfg.read(root/'settings.ini')
     return cfg['DEFAULT']
+
+def repo_url() -> str:
+    "settings.ini's `git_url` without a trailing slash; '' while it is unset or a placeholder."
+    url = settings().get('git_url', '').strip().rstrip('/')
+    host = urlparse(url).hostname or ''
+    placeholder = re.search(r'(^|\.)(example\.(com|org|net)|example|invalid|test|localhost)$', host)
+    return url if host and not placeholder else ''
 
 def guard(do_eval):
     "nbdev also runs any cell that imports something; run such a cell only if it does nothing else."
@@ -87,10 +100,18 @@ def local_links(text: str, names: dict) -> str:
     return re.sub(r'\]\(([\w.-]+\.(?:ipynb|md))(#[^)]*)?\)',
                   lambda m: f']({names[m[1]]}{Path(m[1]).suffix}{m[2] or ""})' if m[1] in names else m[0], text)
 
+def repo_file_links(text: str) -> str:
+    "Links to repository files outside nbs/ (`[x](../CONTRIBUTING.md)`): into the repository, or plain text without one."
+    repo, branch = repo_url(), settings().get('branch', 'main')
+    return re.sub(r'\[([^\]]+)\]\(\.\./([^)\s]+)\)', lambda m: f'[{m[1]}]({repo}/blob/{branch}/{m[2]})' if repo else m[1], text)
+
 def show_doc_markdown(text: str) -> str:
-    "show_doc's entries: its rule above each entry becomes CSS, its Quarto-only link attributes a class."
+    """show_doc's entries: its rule above each entry becomes CSS, its Quarto-only link attributes a
+    class; its source link stays only when it points into the repository of settings.ini's `git_url`."""
     text = re.sub(r'(?m)^---\n\n(?=\[source\]|#{1,6} )', '', text)
-    return re.sub(r'\]\((\S+?)\)\{target="_blank" style="float:right; font-size:smaller"\}', r'](\1){.sourcelink}', text)
+    repo = repo_url()
+    def source(m): return f'[source]({m[1]}){{.sourcelink}}\n\n' if repo and m[1].startswith(repo + '/') else ''
+    return re.sub(r'\[source\]\((\S+?)\)\{target="_blank" style="float:right; font-size:smaller"\}\n*', source, text)
 
 def title_cell(title: str, description: str = '') -> dict:
     md = f'# {title}\n\n' + (f'{{.description}}\n{description.strip()}\n' if description else '')
@@ -110,7 +131,7 @@ def convert_cell(cell: dict, names: dict):
     "A processed nbdev cell as myst-nb wants it (None: leave it out)."
     src = ''.join(cell.get('source', ''))
     if cell['cell_type'] == 'raw': return None
-    if cell['cell_type'] == 'markdown': return {**cell, 'source': local_links(src, names)}
+    if cell['cell_type'] == 'markdown': return {**cell, 'source': repo_file_links(local_links(src, names))}
     opts, code = split_options(src)
     outputs = cell.get('outputs', [])
     if opts.get('include') == 'false' or (not code and not outputs): return None
@@ -141,7 +162,7 @@ def convert_markdown(path: Path, names: dict) -> str:
         import yaml
         fm = yaml.safe_load(m[1]) or {}
         text = title_cell(fm.get('title', path.stem), fm.get('description', ''))['source'] + text[m.end():]
-    return show_doc_markdown(local_links(text, names))
+    return show_doc_markdown(repo_file_links(local_links(text, names)))
 
 def toctree(docs: list) -> dict:
     lines = '\n'.join(docs)

@@ -34,8 +34,10 @@ def title_block(md: str) -> str:
     return re.sub(r'^> (.*)$', r'\1', md, count=1, flags=re.M)
 
 def chapter_links(md: str) -> str:
-    "Links between notebooks (`[x](01_transpose.ipynb)`) point into nbs/ from the repository root."
-    return re.sub(r'\]\((\d\d_[\w-]+\.ipynb)\)', r'](nbs/\1)', md)
+    """Links between notebooks (`[x](01_transpose.ipynb)`) point into nbs/ from the repository root,
+    links from nbs/ to other repository files (`[x](../CONTRIBUTING.md)`) lose their `../`."""
+    md = re.sub(r'\]\((\d\d[a-z]?_[\w-]+\.ipynb)\)', r'](nbs/\1)', md)
+    return re.sub(r'\]\(\.\./([^)\s]+)\)', r'](\1)', md)
 
 def readme() -> str:
     nb = json.loads((root/'nbs'/'index.ipynb').read_text())
