@@ -5,15 +5,15 @@
 # %% auto #0
 __all__ = ['draw_graph']
 
-# %% ../nbs/00a_graph.ipynb #86a493c0
+# %% ../nbs/00a_graph.ipynb #c7b55ca5
 import numpy as np
 from .tensor import Tensor, topological_order
 
-# %% ../nbs/00a_graph.ipynb #a5f48615
+# %% ../nbs/00a_graph.ipynb #3f29add6
 def _consumers(nodes) -> dict:
     counts = {id(n): 0 for n in nodes}
     for n in nodes:
-        for leaf in n.dependencies: counts[id(leaf.value)] += 1
+        for leaf in n.dependencies: counts[id(leaf.target)] += 1
     return counts
 
 def _chains(nodes) -> dict:
@@ -31,7 +31,7 @@ def _place(nodes, box, depth) -> dict:
     for n in nodes:
         columns.setdefault(depth[box[id(n)]], set()).add(box[id(n)])
         for leaf in n.dependencies:
-            if box[id(leaf.value)] != box[id(n)]: consumers.setdefault(box[id(leaf.value)], []).append(box[id(n)])
+            if box[id(leaf.target)] != box[id(n)]: consumers.setdefault(box[id(leaf.target)], []).append(box[id(n)])
     pos = {}
     for d in sorted(columns, reverse=True):
         def wanted(b):
@@ -60,7 +60,7 @@ def draw_graph(root: Tensor,
     for n in nodes: members.setdefault(box[id(n)], []).append(n)
     depth = {}
     for n in nodes:
-        d = max((depth[box[id(l.value)]] + 1 for l in n.dependencies if box[id(l.value)] != box[id(n)]), default=0)
+        d = max((depth[box[id(l.target)]] + 1 for l in n.dependencies if box[id(l.target)] != box[id(n)]), default=0)
         depth[box[id(n)]] = max(depth.get(box[id(n)], 0), d)
     pos = _place(nodes, box, depth)
     cols, height = max(depth.values()) + 1, max(y for _, y in pos.values()) + 1
@@ -70,7 +70,7 @@ def draw_graph(root: Tensor,
     fig, ax = plt.subplots(figsize=figsize or (2.1 * width + 0.5, 1.1 * height + 0.6))
     for n in nodes:
         for leaf in n.dependencies:
-            a, b = box[id(leaf.value)], box[id(n)]
+            a, b = box[id(leaf.target)], box[id(n)]
             if a == b: continue
             (x0, y0), (x1, y1) = pos[a], pos[b]
             bend = 0.25 if y0 == y1 and abs(x1 - x0) > 1 else 0.0   # an edge that would run through boxes arcs over them

@@ -6,20 +6,28 @@
 __all__ = ['FREED', 'Leaf', 'GradFn', 'is_grad_enabled', 'Tensor', 'patch_to', 'topological_order', 'data_of', 'backward', 'grad',
            'retain_grad', 'zero_grad', 'requires_grad_', 'no_grad', 'enable_grad', 'set_grad_enabled']
 
-# %% ../nbs/00_tensor.ipynb #fdfdcd3d
+# %% ../nbs/00_tensor.ipynb #5accf2c8
 import threading
 from functools import wraps
 from typing import Callable, NamedTuple
 import numpy as np
 from ._dtype import to_array
 
-# %% ../nbs/00_tensor.ipynb #a4215dbe
+# %% ../nbs/00_tensor.ipynb #b333ef7c
 class Leaf(NamedTuple):
-    "An edge of the graph: an input `value` and the `grad_fn` mapping the output's gradient to it."
+    "An edge of the graph: an input `value`, the `grad_fn` mapping the output's gradient to it, and its version then."
     value: "Tensor"
     grad_fn: Callable[[np.ndarray], np.ndarray]
+    version: int = 0
 
-# %% ../nbs/00_tensor.ipynb #eb9b8fee
+    @property
+    def target(self) -> "Tensor":
+        "The node this edge leads to: `value`, or the snapshot of it if an in-place op has since replaced its node."
+        for version, old in getattr(self.value, '_rebinds', ()):
+            if version > self.version: return old
+        return self.value
+
+# %% ../nbs/00_tensor.ipynb #d7a84c75
 class GradFn(NamedTuple):
     "What `Tensor.grad_fn` gives: the op that made a tensor, and its edges."
     op: str
@@ -51,7 +59,7 @@ class Tensor:
         if data.dtype == np.float64 and parents and all(t.dtype != np.float64 for t, _ in parents):
             data = data.astype(np.float32)   # integer inputs (labels, counts) give float32, as in torch
         out.data, out.grad, out._version = data, None, _version_of(data, parents)
-        out.dependencies = [Leaf(t, fn) for t, fn in parents if t._requires_grad] if is_grad_enabled() else []
+        out.dependencies = [Leaf(t, fn, t._version[0]) for t, fn in parents if t._requires_grad] if is_grad_enabled() else []
         out._requires_grad = bool(out.dependencies)
         reads = [t for t, _ in parents] if saved is None else saved
         out._saved = tuple((t._version, t._version[0]) for t in reads) if out.dependencies else ()
@@ -110,7 +118,7 @@ def _version_of(data: np.ndarray, parents) -> list:
             if np.may_share_memory(data, t.data): return t._version
     return [0]
 
-# %% ../nbs/00_tensor.ipynb #560fbfe0
+# %% ../nbs/00_tensor.ipynb #3d00d64a
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -119,7 +127,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #8b4c4799
+# %% ../nbs/00_tensor.ipynb #c3362ec0
 def topological_order(*roots) -> list:
     "Tensors of the graphs of `roots`, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(r, False) for r in roots]
@@ -129,10 +137,10 @@ def topological_order(*roots) -> list:
         if id(node) in seen: continue
         seen.add(id(node))
         stack.append((node, True))
-        stack.extend((leaf.value, False) for leaf in node.dependencies)
+        stack.extend((leaf.target, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #41b823bc
+# %% ../nbs/00_tensor.ipynb #60caef21
 class _Freed:
     "What a node's `dependencies` become after backward: iterating it explains the error."
     def __iter__(self):
@@ -194,7 +202,7 @@ def _run(roots, seeds, retain_graph: bool, wanted=None, create_graph=False) -> d
                 raise NotImplementedError(f"create_graph=True: the gradient of {node.grad_fn.name()} cannot be "
                                           "differentiated yet (its op reads saved arrays, not tensors)")
             for leaf in node.dependencies:
-                key, contribution = id(leaf.value), leaf.grad_fn(g)
+                key, contribution = id(leaf.target), leaf.grad_fn(g)
                 pending[key] = pending[key] + contribution if key in pending else contribution
             if not retain_graph: node.dependencies, node._saved = FREED, ()
     return found
@@ -211,7 +219,7 @@ def _accumulate(t: Tensor, g):
         t.grad = Tensor.from_op(g if private else g.copy())
     else: t.grad.data = t.grad.data + g
 
-# %% ../nbs/00_tensor.ipynb #1970a400
+# %% ../nbs/00_tensor.ipynb #546913cc
 def backward(self, gradient=None, retain_graph=None, create_graph=False):
     "Accumulate the gradient of this tensor into the `.grad` of every leaf of its graph that requires grad."
     if not self.requires_grad:
@@ -238,7 +246,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 Tensor.backward = backward
 
-# %% ../nbs/00_tensor.ipynb #739f84ee
+# %% ../nbs/00_tensor.ipynb #55912462
 def retain_grad(self):
     "Keep this non-leaf tensor's gradient in `.grad` during backward."
     self._retains_grad = True
@@ -255,7 +263,7 @@ def requires_grad_(self, requires_grad=True):
 
 Tensor.retain_grad, Tensor.requires_grad_, Tensor.zero_grad = retain_grad, requires_grad_, zero_grad
 
-# %% ../nbs/00_tensor.ipynb #dfd43ac6
+# %% ../nbs/00_tensor.ipynb #ab91132a
 def _stack() -> list:
     if not hasattr(_mode, 'stack'): _mode.stack = []
     return _mode.stack
