@@ -68,7 +68,7 @@ wheel:
 	@ls dist/microtorch-*.whl
 
 ## benchmarks, not tests: microtorch vs PyTorch vs a numpy floor on the MNIST MLP (bench/README.md);
-## prints the tables, writes bench/results/ and updates nbs/benchmarks.json + the docs page nbs/12_benchmarks.ipynb
+## prints the tables, writes bench/results/ and updates nbs/benchmarks.json + the docs page nbs/23_benchmarks.ipynb
 bench: venv
 	$(PY) -m bench.run --publish $(BENCH_ARGS)
 
