@@ -6,14 +6,14 @@
 __all__ = ['FREED', 'Leaf', 'GradFn', 'is_grad_enabled', 'Tensor', 'patch_to', 'topological_order', 'data_of', 'backward', 'grad',
            'retain_grad', 'zero_grad', 'requires_grad_', 'no_grad', 'enable_grad', 'set_grad_enabled']
 
-# %% ../nbs/00_tensor.ipynb #5accf2c8
+# %% ../nbs/00_tensor.ipynb #d957a723
 import threading
 from functools import wraps
 from typing import Callable, NamedTuple
 import numpy as np
 from ._dtype import to_array
 
-# %% ../nbs/00_tensor.ipynb #b333ef7c
+# %% ../nbs/00_tensor.ipynb #2102be4b
 class Leaf(NamedTuple):
     "An edge of the graph: an input `value`, the `grad_fn` mapping the output's gradient to it, and its version then."
     value: "Tensor"
@@ -27,12 +27,12 @@ class Leaf(NamedTuple):
             if version > self.version: return old
         return self.value
 
-# %% ../nbs/00_tensor.ipynb #d7a84c75
+# %% ../nbs/00_tensor.ipynb #855dac0f
 class GradFn(NamedTuple):
     "What `Tensor.grad_fn` gives: the op that made a tensor, and its edges."
     op: str
     next_functions: list
-    def name(self) -> str: return self.op.strip('_').title().replace('_', '') + "Backward"
+    def name(self) -> str: return self.op.split('.')[0].strip('_').title().replace('_', '') + "Backward"
     def __repr__(self): return f"<{self.name()}>"
 
 _mode = threading.local()   # grad mode is per thread, as in PyTorch
@@ -58,13 +58,14 @@ class Tensor:
         data = np.asarray(data)
         if data.dtype == np.float64 and parents and all(t.dtype != np.float64 for t, _ in parents):
             data = data.astype(np.float32)   # integer inputs (labels, counts) give float32, as in torch
-        out.data, out.grad, out._version = data, None, _version_of(data, parents)
-        out.dependencies = [Leaf(t, fn, t._version[0]) for t, fn in parents if t._requires_grad] if is_grad_enabled() else []
-        out._requires_grad = bool(out.dependencies)
-        reads = [t for t, _ in parents] if saved is None else saved
-        out._saved = tuple((t._version, t._version[0]) for t in reads) if out.dependencies else ()
-        if out.dependencies: out._op = out.dependencies[0].grad_fn.__qualname__.split('.')[0]
-        out._differentiable = differentiable
+        out.data, out.grad, out._differentiable = data, None, differentiable
+        out._version = [0] if data.base is None else _version_of(data, parents)
+        edges = [Leaf(t, fn, t._version[0]) for t, fn in parents if t._requires_grad] if is_grad_enabled() else []
+        out.dependencies, out._requires_grad = edges, bool(edges)
+        if edges:
+            out._saved = tuple((t._version, t._version[0]) for t in ([t for t, _ in parents] if saved is None else saved))
+            out._op = edges[0].grad_fn.__qualname__
+        else: out._saved = ()
         return out
 
     @property
@@ -112,13 +113,12 @@ class Tensor:
         return f"tensor({body}{extra}{grad})"
 
 def _version_of(data: np.ndarray, parents) -> list:
-    "A fresh version counter, or the parent's when `data` is a view of it (views share one)."
-    if data.base is not None:
-        for t, _ in parents:
-            if np.may_share_memory(data, t.data): return t._version
+    "The parent's version counter when `data` (a view) shares its memory (views share one), else a fresh one."
+    for t, _ in parents:
+        if np.may_share_memory(data, t.data): return t._version
     return [0]
 
-# %% ../nbs/00_tensor.ipynb #3d00d64a
+# %% ../nbs/00_tensor.ipynb #93e3ca7f
 def patch_to(cls, as_prop=False):
     "Decorator: add the decorated function to `cls` as a method (or a property)."
     def add(f):
@@ -127,7 +127,7 @@ def patch_to(cls, as_prop=False):
         return f
     return add
 
-# %% ../nbs/00_tensor.ipynb #c3362ec0
+# %% ../nbs/00_tensor.ipynb #73ece6ea
 def topological_order(*roots) -> list:
     "Tensors of the graphs of `roots`, inputs before outputs, each once; iterative, so depth is unlimited."
     order, seen, stack = [], set(), [(r, False) for r in roots]
@@ -140,7 +140,7 @@ def topological_order(*roots) -> list:
         stack.extend((leaf.target, False) for leaf in node.dependencies)
     return order
 
-# %% ../nbs/00_tensor.ipynb #60caef21
+# %% ../nbs/00_tensor.ipynb #b8a8d270
 class _Freed:
     "What a node's `dependencies` become after backward: iterating it explains the error."
     def __iter__(self):
@@ -216,10 +216,10 @@ def _accumulate(t: Tensor, g):
     g = np.asarray(g, t.dtype)
     if t.grad is None:
         private = g.base is None and g.flags.writeable and g.flags.owndata
-        t.grad = Tensor.from_op(g if private else g.copy())
+        t.grad = Tensor.from_op(g if private else g.copy())   # no parents: the cheapest way to a tensor
     else: t.grad.data = t.grad.data + g
 
-# %% ../nbs/00_tensor.ipynb #546913cc
+# %% ../nbs/00_tensor.ipynb #6ae0c708
 def backward(self, gradient=None, retain_graph=None, create_graph=False):
     "Accumulate the gradient of this tensor into the `.grad` of every leaf of its graph that requires grad."
     if not self.requires_grad:
@@ -246,7 +246,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 Tensor.backward = backward
 
-# %% ../nbs/00_tensor.ipynb #55912462
+# %% ../nbs/00_tensor.ipynb #eff758d6
 def retain_grad(self):
     "Keep this non-leaf tensor's gradient in `.grad` during backward."
     self._retains_grad = True
@@ -263,7 +263,7 @@ def requires_grad_(self, requires_grad=True):
 
 Tensor.retain_grad, Tensor.requires_grad_, Tensor.zero_grad = retain_grad, requires_grad_, zero_grad
 
-# %% ../nbs/00_tensor.ipynb #ab91132a
+# %% ../nbs/00_tensor.ipynb #c0e9b271
 def _stack() -> list:
     if not hasattr(_mode, 'stack'): _mode.stack = []
     return _mode.stack
