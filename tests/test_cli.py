@@ -24,6 +24,8 @@ def test_trains_on_full_mnist(tmp_path):
     assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
     assert set(metrics["epochs"][0]) == {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}
     assert metrics["epochs"][-1]["test_accuracy"] >= 0.96, metrics
+    assert metrics["files"] == ["loss.png", "model.npz", "metrics.json"]   # the completion record lists its set
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".staging")]   # no staging folder left
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with np.load(out / "model.npz", allow_pickle=False) as z:
         assert z["1.weight"].shape == (128, 784) and z["1.weight"].dtype == np.float32
@@ -40,6 +42,9 @@ def test_python_dash_m(tmp_path):
     (["--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
     (["--epochs", "many"], "argument --epochs: expected an integer, got 'many'"),
     (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["--lr", "inf"], "argument --lr: must be a finite number, got inf"),
+    (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+    (["--lr=-inf"], "argument --lr: must be a finite number, got -inf"),
 ])
 def test_bad_arguments(tmp_path, args, message):
     r = run(*args, "--out", tmp_path / "out")
@@ -63,4 +68,5 @@ def test_nan_loss_stops_and_writes_nothing(tmp_path):
     r = run("--epochs", 1, "--lr", "1e6", "--out", out, "--no-progress", timeout=120)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "training stopped: the loss became" in r.stderr and "at step" in r.stderr and "with learning rate" in r.stderr, r.stderr
+    assert "(e.g. 100000). Nothing was written." in r.stderr, r.stderr          # a valid --lr to try next
     assert list(out.iterdir()) == []
