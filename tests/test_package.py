@@ -20,7 +20,7 @@ sys.meta_path.insert(0, Block())
 import microtorch as mt
 x = mt.Tensor([[1., 2.], [3., 4.]], requires_grad=True)
 (x * x).sum().backward()
-assert (x.grad == 2 * x.data).all()
+assert (x.grad.data == 2 * x.data).all()
 print('ok')
 """
 
