@@ -236,7 +236,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for t in outputs + inputs:
         if not t.requires_grad: raise RuntimeError("One of the differentiated Tensors does not require grad")
     keep = create_graph if retain_graph is None else retain_graph
-    found = _run(outputs, [_seed(o, g) for o, g in zip(outputs, grad_outputs)], bool(keep),
+    seeds = [g if create_graph and isinstance(g, Tensor) and g.shape == o.shape else _seed(o, g) for o, g in zip(outputs, grad_outputs)]
+    found = _run(outputs, seeds, bool(keep),
                  wanted={id(t) for t in inputs}, create_graph=create_graph)
     if not allow_unused and any(id(t) not in found for t in inputs):
         raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "

@@ -12,12 +12,16 @@ from .._dtype import *
 
 
 # %% ../../nbs/07_broadcasting.ipynb #960d4b83
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    "Sum `grad` down to `shape`, undoing numpy broadcasting."
+def unbroadcast(grad, shape: tuple):
+    "Sum `grad` (an array, or a tensor in a recorded backward) down to `shape`, undoing numpy broadcasting."
     if grad.shape == shape: return grad
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
+
+def _cast(x, dtype):
+    "`x` in `dtype`: an array (not copied when it already is), or a tensor through `to`."
+    return x.to(dtype) if isinstance(x, Tensor) else np.asarray(x, dtype)
 
 # %% ../../nbs/07_broadcasting.ipynb #afc965eb
 def as_operand(value, like: Tensor) -> Tensor:
@@ -37,8 +41,8 @@ def binary_data(fn, a: Tensor, b: Tensor, symbol: str) -> np.ndarray:
         x, y = (x, y.astype(x.dtype)) if x.dtype.kind == 'f' else (x.astype(y.dtype), y)
     try: return fn(x, y)
     except ValueError:
-        raise ValueError(f"{symbol}: shapes {a.shape} and {b.shape} do not broadcast; each trailing "
-                         "dimension must match or be 1 (reshape or unsqueeze one side)") from None
+        raise RuntimeError(f"{symbol}: shapes {a.shape} and {b.shape} do not broadcast; each trailing "
+                           "dimension must match or be 1 (reshape or unsqueeze one side)") from None
 
 @patch_to(Tensor)
 def __add__(self, other):
@@ -46,15 +50,16 @@ def __add__(self, other):
     other = as_operand(other, self)
     return Tensor.from_op(binary_data(np.add, self, other, '+'),
                           (self, lambda g: unbroadcast(g, self.shape)),
-                          (other, lambda g: unbroadcast(g, other.shape)))
+                          (other, lambda g: unbroadcast(g, other.shape)), saved=(), differentiable=True)
 
 @patch_to(Tensor)
 def __mul__(self, other):
     "Elementwise `self * other`, broadcasting; each side's gradient is the upstream one times the other side."
     other = as_operand(other, self)
+    saved = ((other,) if self.requires_grad else ()) + ((self,) if other.requires_grad else ())
     return Tensor.from_op(binary_data(np.multiply, self, other, '*'),
-                          (self, lambda g: unbroadcast(g * other.data, self.shape)),
-                          (other, lambda g: unbroadcast(g * self.data, other.shape)))
+                          (self, lambda g: unbroadcast(g * data_of(other), self.shape)),
+                          (other, lambda g: unbroadcast(g * data_of(self), other.shape)), saved=saved, differentiable=True)
 
 Tensor.__radd__ = Tensor.__add__
 Tensor.__rmul__ = Tensor.__mul__
@@ -66,7 +71,7 @@ def __sub__(self, other):
     other = as_operand(other, self)
     return Tensor.from_op(binary_data(np.subtract, self, other, '-'),
                           (self, lambda g: unbroadcast(g, self.shape)),
-                          (other, lambda g: unbroadcast(-g, other.shape)))
+                          (other, lambda g: unbroadcast(-g, other.shape)), saved=(), differentiable=True)
 
 @patch_to(Tensor)
 def __rsub__(self, other):
@@ -76,17 +81,28 @@ def __rsub__(self, other):
 @patch_to(Tensor)
 def __neg__(self):
     "Elementwise `-self`."
-    return Tensor.from_op(-self.data, (self, lambda g: -g))
+    return Tensor.from_op(-self.data, (self, lambda g: -g), saved=(), differentiable=True)
 
 # %% ../../nbs/07_broadcasting.ipynb #5e6a94ad
+def _reads_output(out: Tensor, reads: bool = True) -> Tensor:
+    "Record that `out`'s own backward reads `out`'s values, so an in-place change of `out` fails at backward."
+    if reads and out.dependencies: out._saved += ((out._version, out._version[0]),)
+    return out
+
+def _output(out: Tensor):
+    "What a gradient function reads of its op's own output `out`: `data_of` the node it was made as (after an in-place op, the snapshot)."
+    rebinds = getattr(out, '_rebinds', None)
+    return data_of(rebinds[0][1] if rebinds else out)
+
 @patch_to(Tensor)
 def __truediv__(self, other):
     "Elementwise `self / other`, with broadcasting."
     other = as_operand(other, self)
-    out = binary_data(np.true_divide, self, other, '/')
-    return Tensor.from_op(out,
-                          (self, lambda g: unbroadcast(g / other.data, self.shape)),
-                          (other, lambda g: unbroadcast(-g * out / other.data, other.shape)))
+    out = Tensor.from_op(binary_data(np.true_divide, self, other, '/'),
+                         (self, lambda g: unbroadcast(g / data_of(other), self.shape)),
+                         (other, lambda g: unbroadcast(-g * _output(out) / data_of(other), other.shape)),
+                         saved=(other,), differentiable=True)
+    return _reads_output(out, reads=other.requires_grad)
 
 @patch_to(Tensor)
 def __rtruediv__(self, other):
@@ -94,97 +110,246 @@ def __rtruediv__(self, other):
     return as_operand(other, self) / self
 
 # %% ../../nbs/07_broadcasting.ipynb #cf01662e
-def _power_slope(a: np.ndarray, p: np.ndarray) -> np.ndarray:
-    "$p\\,a^{p-1}$, with 0 wherever $p = 0$."
-    with np.errstate(divide='ignore', invalid='ignore'):
-        return np.where(p == 0, 0, p * a ** (p - 1)).astype(a.dtype, copy=False)
+def _array(x) -> np.ndarray:
+    "The values of an array or a tensor, as an array."
+    return x.data if isinstance(x, Tensor) else x
 
-def _exponent_slope(a: np.ndarray, p: np.ndarray, out: np.ndarray) -> np.ndarray:
-    "$a^p \\ln a$, with 0 wherever $a = 0$ and $p \\ge 0$."
+def _where(mask: np.ndarray, value, x):
+    "`value` (a number) where the constant `mask` holds, else `x`: numpy for an array, a differentiable op for a tensor."
+    if not isinstance(x, Tensor): return np.where(mask, value, x).astype(x.dtype, copy=False)
+    return Tensor.from_op(np.where(mask, value, x.data).astype(x.dtype, copy=False),
+                          (x, lambda g: unbroadcast(_where(mask, 0, g), x.shape)), saved=(), differentiable=True)
+
+def _power_slope(a, p):
+    "$p\\,a^{p-1}$, with 0 wherever $p = 0$ (arrays, or tensors in a recorded backward)."
+    zero = _array(p) == 0
+    if isinstance(a, Tensor) and zero.any(): a = _where(zero, 1, a)     # base 1 where the slope is 0: no inf later
     with np.errstate(divide='ignore', invalid='ignore'):
-        return np.where((a == 0) & (p >= 0), 0, out * np.log(a)).astype(a.dtype, copy=False)
+        return _cast(_where(zero, 0, p * a ** (p - 1)), _array(a).dtype)
+
+def _exponent_slope(a, p, out):
+    "$a^p \\ln a$, with 0 wherever $a = 0$ and $p \\ge 0$ (arrays, or tensors in a recorded backward)."
+    zero = (_array(a) == 0) & (_array(p) >= 0)
+    if isinstance(a, Tensor) and zero.any(): a = _where(zero, 1, a)     # ln 1 = 0: no ln 0 later
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return _cast(_where(zero, 0, out * np.log(a)), _array(p).dtype)
 
 @patch_to(Tensor)
 def __pow__(self, exponent):
     "Elementwise `self ** exponent`; the exponent is a number, an array or a Tensor."
     exponent = as_operand(exponent, self)
-    out = binary_data(np.power, self, exponent, '**')
-    return Tensor.from_op(out,
-                          (self, lambda g: unbroadcast(g * _power_slope(self.data, exponent.data), self.shape)),
-                          (exponent, lambda g: unbroadcast(g * _exponent_slope(self.data, exponent.data, out), exponent.shape)))
+    out = Tensor.from_op(binary_data(np.power, self, exponent, '**'),
+        (self, lambda g: unbroadcast(g * _power_slope(data_of(self), data_of(exponent)), self.shape)),
+        (exponent, lambda g: unbroadcast(g * _exponent_slope(data_of(self), data_of(exponent), _output(out)), exponent.shape)),
+        differentiable=True)
+    return _reads_output(out, reads=exponent.requires_grad)
 
 @patch_to(Tensor)
 def __rpow__(self, base):
     "`base ** self` when `base` is a number or an array."
     return as_operand(base, self) ** self
 
-# %% ../../nbs/07_broadcasting.ipynb #d945d038
-_KIND_RANK = {'b': 0, 'u': 1, 'i': 1, 'f': 2}  # bool < integer < float: a result may not climb above its tensor
+# %% ../../nbs/07_broadcasting.ipynb #817560f6
+_KIND_RANK = {'b': 0, 'u': 1, 'i': 1, 'f': 2}   # bool < integer < float: a result may not climb above its tensor
 
-def _inplace(t: Tensor, fn, other, symbol: str) -> Tensor:
-    "Write `fn(t, other)` into `t`'s data, keeping its shape and dtype; record nothing."
-    floating = t.dtype.kind == 'f'
-    operand = as_operand(other, t) if floating or isinstance(other, Tensor) else Tensor(np.asarray(other))
-    value = binary_data(fn, t, operand, symbol)
-    if value.shape != t.shape:
-        raise ValueError(f"{symbol}: the result has shape {value.shape} but the tensor has shape {t.shape}; "
-                         "an in-place op cannot change a tensor's shape (use `t = t op other`)")
-    if _KIND_RANK[value.dtype.kind] > _KIND_RANK[t.dtype.kind]:   # e.g. a float result into an integer tensor
-        kind = 'integer' if t.dtype.kind in 'iu' else 'bool'
-        raise TypeError(f"{symbol}: result type {value.dtype.name} can't be cast to the {kind} tensor's dtype "
-                        f"{t.dtype}; use `t = t {symbol[0]} other` for a new tensor")
-    if t.data.flags.writeable: np.copyto(t.data, value, casting='unsafe')
-    else: t.data = value.astype(t.dtype)              # read-only storage: nothing to write into
-    return t
+def _fits(result: Tensor, t: Tensor, name: str):
+    "Raise unless `result` can be stored in `t`: the same shape, and no float into integers or bools, no number into bools."
+    if result.shape != t.shape:
+        raise RuntimeError(f"{name}: output with shape {list(t.shape)} doesn't match the broadcast shape "
+                           f"{list(result.shape)}; an in-place op cannot change a tensor's shape (use `t = t + other`)")
+    if _KIND_RANK[result.dtype.kind] > _KIND_RANK[t.dtype.kind]:
+        raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to the desired output type {t.dtype}; "
+                           "use an out-of-place op (`t = t + other`) to get a tensor of the result's dtype")
+
+def _snapshot(t: Tensor) -> Tensor:
+    "A new Tensor with `t`'s current array and place in the graph, and a version counter of its own."
+    old = Tensor.__new__(Tensor)
+    old.data, old.grad, old._version = t.data, None, [0]
+    old.dependencies = t.dependencies
+    old._saved = tuple((old._version, 0) if counter is t._version and version == t._version[0] else (counter, version)
+                       for counter, version in t._saved)        # an unchanged output `t` read: now `old`'s array
+    old._requires_grad, old._differentiable = t._requires_grad, t._differentiable
+    if hasattr(t, '_op'): old._op = t._op
+    return old
+
+def _inplace(self: Tensor, op, other, name: str) -> Tensor:
+    "Change `self` in place to `op(self, other)`, by PyTorch's rules (steps 1 to 4 above)."
+    grad_mode = is_grad_enabled()
+    if grad_mode and self.requires_grad and self.is_leaf:                            # 1
+        raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation; "
+                           "wrap the update in `with mt.no_grad():` or use an out-of-place op")
+    if not (grad_mode and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad)):
+        result = op(self, other)                                                      # 2
+        _fits(result, self, name)
+        if self.data.flags.writeable: np.copyto(self.data, result.data, casting='unsafe')   # 3
+        else: self.data = result.data.astype(self.dtype)                              # read-only: copy on write
+        self._version[0] += 1
+        return self
+    if self.data.base is not None and self.data.flags.writeable:                      # 4
+        raise RuntimeError(f"{name}: this tensor's data is a view of another array; changing it in place while "
+                           "a graph is recorded would cut it off from that array: .clone() it first")
+    old = _snapshot(self)
+    result = op(old, old if other is self else other)                                 # `t += t` reads the old t
+    _fits(result, self, name)
+    data = result.data.astype(self.dtype, copy=False)
+    self.data = data.copy() if np.may_share_memory(data, old.data) else data
+    self.dependencies, self._requires_grad = result.dependencies, result.requires_grad
+    self._op, self._differentiable = getattr(result, '_op', None), result._differentiable
+    self._version[0] += 1
+    self._rebinds = getattr(self, '_rebinds', []) + [(self._version[0], old)]   # earlier edges lead to `old` (Leaf.target)
+    self._saved = tuple((self._version, self._version[0]) if counter is result._version else (counter, version)
+                        for counter, version in result._saved)                      # the result's own counter is ours now
+    return self
+
+# %% ../../nbs/07_broadcasting.ipynb #b6a4ee30
+def _scaled(other, alpha, like: Tensor):
+    "`alpha * other` for `add` and `sub` (just `other` when `alpha` is 1)."
+    if like.dtype.kind != 'f' and isinstance(alpha, (float, np.floating)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    return other if alpha == 1 else as_operand(other, like) * alpha
+
+@patch_to(Tensor)
+def add(self, other, alpha=1):
+    "`self + alpha * other`, broadcasting (as `torch.add`)."
+    return self + _scaled(other, alpha, self)
+
+@patch_to(Tensor)
+def sub(self, other, alpha=1):
+    "`self - alpha * other`, broadcasting (as `torch.sub`)."
+    return self - _scaled(other, alpha, self)
+
+@patch_to(Tensor)
+def mul(self, other):
+    "`self * other`, broadcasting."
+    return self * other
+
+@patch_to(Tensor)
+def div(self, other):
+    "`self / other`, broadcasting (true division)."
+    return self / other
+
+# %% ../../nbs/07_broadcasting.ipynb #ef60c2e5
+def _zeros_like(g):
+    "Zeros like `g`: an array, or a constant tensor in a recorded backward."
+    return Tensor.from_op(np.zeros_like(g.data)) if isinstance(g, Tensor) else np.zeros_like(g)
+
+def _fill(t: Tensor, value) -> Tensor:
+    "A tensor like `t` filled with `value` (a number or a 0-d tensor, which receives the summed gradient)."
+    v = value if isinstance(value, Tensor) else Tensor(value, dtype=t.dtype)
+    if v.ndim != 0:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {v.ndim} dimensions.")
+    return Tensor.from_op(np.full(t.shape, v.data, dtype=t.dtype), (t, lambda g: _zeros_like(g)),
+                          (v, lambda g: _cast(g.sum(), v.dtype)), saved=(), differentiable=True)
+
+def _copy(t: Tensor, src) -> Tensor:
+    "`src` broadcast to `t`'s shape, in `t`'s dtype; its gradient goes to `src`, none to `t`."
+    src = src if isinstance(src, Tensor) else Tensor(src, dtype=t.dtype)
+    try: shape = np.broadcast_shapes(t.shape, src.shape)
+    except ValueError:
+        raise RuntimeError(f"copy_: shapes {t.shape} and {src.shape} do not broadcast; the source must broadcast "
+                           "to the destination's shape") from None
+    return Tensor.from_op(np.broadcast_to(src.data, shape).astype(t.dtype), (t, lambda g: _zeros_like(g)),
+                          (src, lambda g: _cast(unbroadcast(g, src.shape), src.dtype)), saved=(), differentiable=True)
+
+def _clamp(t: Tensor, bounds) -> Tensor:
+    "The tensor's `clamp` (or `clip`) between `bounds`, looked up when called (chapter 09 defines it)."
+    return (getattr(Tensor, 'clamp', None) or Tensor.clip)(t, *bounds)
+
+# %% ../../nbs/07_broadcasting.ipynb #3696f97f
+@patch_to(Tensor)
+def add_(self, other, alpha=1):
+    "In place: `self += alpha * other`."
+    return _inplace(self, lambda s, o: Tensor.add(s, o, alpha=alpha), other, 'add_')
+
+@patch_to(Tensor)
+def sub_(self, other, alpha=1):
+    "In place: `self -= alpha * other`."
+    return _inplace(self, lambda s, o: Tensor.sub(s, o, alpha=alpha), other, 'sub_')
+
+@patch_to(Tensor)
+def mul_(self, other):
+    "In place: `self *= other`."
+    return _inplace(self, Tensor.__mul__, other, 'mul_')
+
+@patch_to(Tensor)
+def div_(self, other):
+    "In place: `self /= other`."
+    return _inplace(self, Tensor.__truediv__, other, 'div_')
+
+@patch_to(Tensor)
+def zero_(self):
+    "In place: every element becomes 0."
+    return _inplace(self, _fill, 0, 'zero_')
+
+@patch_to(Tensor)
+def fill_(self, value):
+    "In place: every element becomes `value` (a number or a 0-d tensor), cast to this tensor's dtype."
+    return _inplace(self, _fill, value, 'fill_')
+
+@patch_to(Tensor)
+def copy_(self, src):
+    "In place: the values of `src`, broadcast to this tensor's shape and cast to its dtype."
+    return _inplace(self, _copy, src, 'copy_')
+
+@patch_to(Tensor)
+def clamp_(self, min=None, max=None):
+    "In place: values limited to `[min, max]` (either bound may be None)."
+    return _inplace(self, _clamp, (min, max), 'clamp_')
 
 @patch_to(Tensor)
 def __iadd__(self, other):
-    "In-place `self += other` (not tracked by autograd)."
-    return _inplace(self, np.add, other, '+=')
+    "`self += other`: see `add_`."
+    return self.add_(other)
 
 @patch_to(Tensor)
 def __isub__(self, other):
-    "In-place `self -= other` (not tracked by autograd)."
-    return _inplace(self, np.subtract, other, '-=')
+    "`self -= other`: see `sub_`."
+    return self.sub_(other)
 
 @patch_to(Tensor)
 def __imul__(self, other):
-    "In-place `self *= other` (not tracked by autograd)."
-    return _inplace(self, np.multiply, other, '*=')
+    "`self *= other`: see `mul_`."
+    return self.mul_(other)
 
 @patch_to(Tensor)
 def __itruediv__(self, other):
-    "In-place `self /= other` (not tracked by autograd)."
-    return _inplace(self, np.true_divide, other, '/=')
+    "`self /= other`: see `div_`."
+    return self.div_(other)
 
 # %% ../../nbs/07_broadcasting.ipynb #91070d0d
 @patch_to(Tensor)
 def log(self):
     "Natural logarithm, elementwise (`nan` for negative inputs, as in numpy)."
-    return Tensor.from_op(np.log(self.data), (self, lambda g: g / self.data))
+    return Tensor.from_op(np.log(self.data), (self, lambda g: g / data_of(self)), differentiable=True)
 
 @patch_to(Tensor)
 def exp(self):
     "Exponential, elementwise."
-    out = np.exp(self.data)
-    return Tensor.from_op(out, (self, lambda g: g * out))
+    out = _reads_output(Tensor.from_op(np.exp(self.data), (self, lambda g: g * _output(out)), saved=(), differentiable=True))
+    return out
 
 @patch_to(Tensor)
 def sqrt(self):
     "Square root, elementwise (`nan` for negative inputs, as in numpy)."
-    out = np.sqrt(self.data)
-    return Tensor.from_op(out, (self, lambda g: g / (2 * out)))
+    out = _reads_output(Tensor.from_op(np.sqrt(self.data), (self, lambda g: g / (2 * _output(out))), saved=(), differentiable=True))
+    return out
 
 @patch_to(Tensor)
 def tanh(self):
     "Hyperbolic tangent, elementwise."
-    out = np.tanh(self.data)
-    return Tensor.from_op(out, (self, lambda g: g * (1 - out * out)))
+    def slope(g):
+        y = _output(out)
+        return g * (1 - y * y)
+    out = _reads_output(Tensor.from_op(np.tanh(self.data), (self, slope), saved=(), differentiable=True))
+    return out
 
 # %% ../../nbs/07_broadcasting.ipynb #93a287b0
 @patch_to(Tensor)
 def sigmoid(self):
     "Logistic sigmoid $1/(1+e^{-x})$, elementwise; stable for any $x$."
     z = np.exp(-np.abs(self.data))
-    out = np.where(self.data >= 0, 1, z) / (1 + z)
-    return Tensor.from_op(out, (self, lambda g: g * out * (1 - out)))
+    def slope(g):
+        y = _output(out)
+        return g * y * (1 - y)
+    out = _reads_output(Tensor.from_op(np.where(self.data >= 0, 1, z) / (1 + z), (self, slope), saved=(), differentiable=True))
+    return out

@@ -200,12 +200,12 @@ def numpy(self):
 @patch_to(Tensor)
 def clone(self):
     "A copy of the data that stays in the graph (its gradient flows back unchanged)."
-    return Tensor.from_op(self.data.copy(), (self, lambda g: g), saved=())
+    return Tensor.from_op(self.data.copy(), (self, lambda g: g), saved=(), differentiable=True)
 
 @patch_to(Tensor)
 def contiguous(self):
     "This tensor if its data is C-contiguous, else a contiguous copy in the graph."
-    return self if self.data.flags.c_contiguous else Tensor.from_op(np.ascontiguousarray(self.data), (self, lambda g: g), saved=())
+    return self if self.data.flags.c_contiguous else Tensor.from_op(np.ascontiguousarray(self.data), (self, lambda g: g), saved=(), differentiable=True)
 
 @patch_to(Tensor)
 def to(self, *args, dtype=None, **kwargs):
@@ -218,7 +218,8 @@ def to(self, *args, dtype=None, **kwargs):
     dtype = np.dtype(dtype)
     cast = self.data.astype(dtype)
     if dtype.kind != 'f': return Tensor.from_op(cast)
-    out = Tensor.from_op(cast, (self, lambda g: g.astype(self.dtype)), saved=())
+    back = lambda g: g.astype(self.dtype) if isinstance(g, np.ndarray) else g.to(self.dtype)
+    out = Tensor.from_op(cast, (self, back), saved=(), differentiable=True)
     out.data = cast   # from_op turns float64 made from float32 into float32; here float64 was asked for
     return out
 

@@ -119,7 +119,7 @@ class OneCycleLR(LRScheduler):
 
     def get_lr(self):
         t = self.last_epoch
-        if t > self.total_steps - 1:
+        if t > self.total_steps:
             raise ValueError(f"Tried to step {t} times. The specified number of total steps is {self.total_steps}")
         lrs = []
         for group in self.optimizer.param_groups:
