@@ -18,9 +18,15 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError(f'{name} must not be imported by microtorch')
 sys.meta_path.insert(0, Block())
 import microtorch as mt
+import microtorch.nn.functional as F
+import microtorch.optim.lr_scheduler
+from microtorch.utils.data import DataLoader, TensorDataset
+from microtorch.testing import gradcheck, check_op
 x = mt.Tensor([[1., 2.], [3., 4.]], requires_grad=True)
 (x * x).sum().backward()
-assert (x.grad.data == 2 * x.data).all()
+assert isinstance(x.grad, mt.Tensor) and (x.grad.data == 2 * x.data).all()
+assert F.cross_entropy(x, mt.tensor([0, 1])).shape == ()
+assert gradcheck(lambda t: t.tanh(), x)
 print('ok')
 """
 

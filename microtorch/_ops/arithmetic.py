@@ -353,3 +353,6 @@ def sigmoid(self):
         return g * y * (1 - y)
     out = _reads_output(Tensor.from_op(np.where(self.data >= 0, 1, z) / (1 + z), (self, slope), saved=(), differentiable=True))
     return out
+
+# %% ../../nbs/07_broadcasting.ipynb #negpow02
+Tensor.neg, Tensor.pow = Tensor.__neg__, Tensor.__pow__

@@ -10,7 +10,7 @@ __all__ = ['default_generator', 'zeros_like', 'ones_like', 'empty_like', 'rand_l
 # %% ../../nbs/02_creation.ipynb #be967f1b
 import numpy as np
 from .._dtype import to_array
-from ..tensor import Tensor, patch_to
+from ..tensor import Tensor, patch_to, is_grad_enabled
 
 # %% ../../nbs/02_creation.ipynb #d362ed53
 def tensor(data, dtype=None, requires_grad=False) -> Tensor:
@@ -184,6 +184,30 @@ def numel(self) -> int:
 def dim(self) -> int:
     "Number of dimensions."
     return self.ndim
+
+@patch_to(Tensor)
+def nelement(self) -> int:
+    "Number of elements (torch's older name for `numel`)."
+    return self.data.size
+
+def _test(name: str, reduce):
+    def test(self, dim=None, keepdim=False):
+        return Tensor.from_op(reduce(self.data, axis=dim, keepdims=keepdim))
+    test.__name__, test.__doc__ = name, f"Is {name} element true (non-zero)? A bool tensor, outside any graph."
+    return patch_to(Tensor)(test)    # named `all`/`any` on Tensor only: as module globals they would hide the builtins
+
+_test("all", np.all); _test("any", np.any)
+
+@patch_to(Tensor)
+def __setitem__(self, index, value):
+    "`t[index] = value`, in place. Outside a graph only: a graph would need the write recorded."
+    if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+        raise RuntimeError("t[index] = value on a tensor in a graph is not supported: assign under `with mt.no_grad():`, "
+                           "or build the result out of place (e.g. with mt.where or torch-style masking)")
+    plain = lambda k: k.data if isinstance(k, Tensor) else k
+    key = tuple(map(plain, index)) if isinstance(index, tuple) else plain(index)
+    self.data[key] = value.data if isinstance(value, Tensor) else value
+    self._version[0] += 1
 
 @patch_to(Tensor)
 def tolist(self):

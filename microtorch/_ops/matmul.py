@@ -9,59 +9,93 @@ __all__ = ['linear']
 import numpy as np
 from ..tensor import *
 from .._dtype import *
-from .arithmetic import unbroadcast, as_operand
+from .arithmetic import unbroadcast, as_operand, _cast
 
 
 # %% ../../nbs/05_matmul.ipynb #26c7272c
-def _rows(a: np.ndarray) -> np.ndarray:
-    "All leading dims of `a` flattened into rows: (..., k) -> (n, k)."
+def _rows(a):
+    "All leading dims of `a` (an array or a tensor) flattened into rows: (..., k) -> (n, k)."
     return a.reshape(-1, a.shape[-1])
 
-def _matmul_grads(a: Tensor, b: Tensor):
-    "The grad_fns of `a @ b`: vectors promoted to matrices, batch dims summed away."
-    A = a.data if a.ndim > 1 else a.data[None, :]        # (n,) -> (1, n), a row
-    B = b.data if b.ndim > 1 else b.data[:, None]        # (n,) -> (n, 1), a column
+def _shaped(a, shape: tuple):
+    "`a` (an array or a tensor) in `shape`: itself when it has it already, else reshaped."
+    return a if a.shape == shape else a.reshape(shape)
+
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
+    "`a @ b` for checked operands, with the two gradients: vectors promoted to matrices, batch dims summed away."
+    sa = a.shape if a.ndim > 1 else (1,) + a.shape       # (n,) -> (1, n), a row
+    sb = b.shape if b.ndim > 1 else b.shape + (1,)       # (n,) -> (n, 1), a column
     def promote(g):
         "Put back into `g` the dims that vector operands removed from the result."
-        if b.ndim == 1: g = np.expand_dims(g, -1)
-        if a.ndim == 1: g = np.expand_dims(g, -2)
+        if b.ndim == 1: g = g.reshape(g.shape + (1,))
+        if a.ndim == 1: g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
         return g
     def grad_a(g):                                       # dA = G B^T
-        return unbroadcast(promote(g) @ B.swapaxes(-1, -2), A.shape).reshape(a.shape).astype(a.dtype, copy=False)
+        B = _shaped(data_of(b), sb)
+        return _cast(_shaped(unbroadcast(promote(g) @ B.swapaxes(-1, -2), sa), a.shape), a.dtype)
     def grad_b(g):                                       # dB = A^T G
-        g = promote(g)
-        if B.ndim == 2 and A.ndim > 2:                   # one big product instead of a batch and a sum
-            return (_rows(A).T @ _rows(g)).reshape(b.shape).astype(b.dtype, copy=False)
-        return unbroadcast(A.swapaxes(-1, -2) @ g, B.shape).reshape(b.shape).astype(b.dtype, copy=False)
-    return grad_a, grad_b
+        A, g = _shaped(data_of(a), sa), promote(g)
+        if len(sb) == 2 and len(sa) > 2:                 # one big product instead of a batch and a sum
+            return _cast(_shaped(_rows(A).T @ _rows(g), b.shape), b.dtype)
+        return _cast(_shaped(unbroadcast(A.swapaxes(-1, -2) @ g, sb), b.shape), b.dtype)
+    return Tensor.from_op(a.data @ b.data, (a, grad_a), (b, grad_b), differentiable=True)
 
 # %% ../../nbs/05_matmul.ipynb #b9a7a259
 def _check_matmul(a: Tensor, b: Tensor):
-    "Raise a ValueError naming the clashing dims when `a @ b` is undefined."
+    "Raise a RuntimeError naming the clashing dims when `a @ b` is undefined."
     sa, sb = a.shape, b.shape
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: {sa} @ {sb}: a 0-d operand has no dimension to multiply over; "
-                         "use * to scale by a number")
+        raise RuntimeError(f"matmul: {sa} @ {sb}: both arguments to matmul need to be at least 1D; a 0-d operand "
+                           "has no dimension to multiply over; use * to scale by a number")
     n, k = sa[-1], sb[-2 if b.ndim > 1 else 0]
     if n != k:
         where = "second-to-last" if b.ndim > 1 else "only"
-        raise ValueError(f"matmul: {sa} @ {sb}: inner dimensions {n} and {k} differ; the last dim of the left "
-                         f"operand must equal the {where} dim of the right one (transpose one of them?)")
+        raise RuntimeError(f"matmul: {sa} @ {sb}: shapes cannot be multiplied, inner dimensions {n} and {k} differ; "
+                           f"the last dim of the left operand must equal the {where} dim of the right one (transpose one of them?)")
     if a.ndim <= 2 and b.ndim <= 2: return           # no batch dims to compare
     try: np.broadcast_shapes(sa[:-2], sb[:-2])
     except ValueError:
-        raise ValueError(f"matmul: {sa} @ {sb}: batch dims {sa[:-2]} and {sb[:-2]} do not broadcast; "
-                         "each must match or be 1") from None
+        raise RuntimeError(f"matmul: {sa} @ {sb}: batch dims {sa[:-2]} and {sb[:-2]} do not broadcast; "
+                           "each must match or be 1") from None
 
 # %% ../../nbs/05_matmul.ipynb #c15a2033
+def _operands(self, other) -> tuple:
+    "Both sides of a product as Tensors; an array or a number takes the other side's float dtype."
+    a = self if isinstance(self, Tensor) else as_operand(self, other) if isinstance(other, Tensor) else Tensor(self)
+    return a, as_operand(other, a)
+
 @patch_to(Tensor)
 def matmul(self, other) -> Tensor:
     "Matrix product `self @ other`: vectors, matrices or batches (batch dims broadcast). Also `Tensor.matmul(a, b)`."
-    a = self if isinstance(self, Tensor) else as_operand(self, other) if isinstance(other, Tensor) else Tensor(self)
-    b = as_operand(other, a)
+    a, b = _operands(self, other)
     _check_matmul(a, b)
-    grad_a, grad_b = _matmul_grads(a, b)
-    return Tensor.from_op(a.data @ b.data, (a, grad_a), (b, grad_b))
+    return _matmul(a, b)
+
+@patch_to(Tensor)
+def mm(self, mat2) -> Tensor:
+    "Product of two matrices, and nothing else (as `torch.mm`): `(m, n) @ (n, p)`."
+    a, b = _operands(self, mat2)
+    for name, t in (("self", a), ("mat2", b)):
+        if t.ndim != 2:
+            raise RuntimeError(f"mm: {name} must be a matrix, got a {t.ndim}-D tensor of shape {t.shape}; "
+                               "use matmul (@) for vectors and batches")
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"mm: mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+                           f"{b.shape[0]}x{b.shape[1]})")
+    return _matmul(a, b)
+
+@patch_to(Tensor)
+def bmm(self, mat2) -> Tensor:
+    "Batched product of two 3-D tensors with the same batch size (as `torch.bmm`): `(B, m, n) @ (B, n, p)`."
+    a, b = _operands(self, mat2)
+    for name, t in (("batch1", a), ("batch2", b)):
+        if t.ndim != 3:
+            raise RuntimeError(f"bmm: {name} must be a 3D tensor, got shape {t.shape}; use mm for two matrices, "
+                               "matmul (@) to broadcast")
+    if b.shape[:2] != (a.shape[0], a.shape[2]):
+        raise RuntimeError(f"bmm: Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}] (batch1 has shape {a.shape})")
+    return _matmul(a, b)
 
 @patch_to(Tensor)
 def dot(self, other) -> Tensor:
@@ -78,17 +112,17 @@ def __rmatmul__(self, other) -> Tensor:
     "`other @ self` when `other` is an array (it takes the tensor's float dtype)."
     return Tensor.matmul(as_operand(other, self), self)
 
-# %% ../../nbs/06_nn.ipynb #4c20ba7f
+# %% ../../nbs/06_nn.ipynb #984cc68d
 def linear(x, weight: Tensor, bias: Tensor = None) -> Tensor:
     "`x @ weight.T + bias` as one op, with `weight` of shape (out, in): PyTorch's `F.linear`."
     x = x if isinstance(x, Tensor) else as_operand(x, weight)
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 'no'} features in its last "
-                         f"dim, but the weight {weight.shape} expects {weight.shape[-1]} (in_features)")
-    W = weight.data
-    out = x.data @ W.T
+        raise RuntimeError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 'no'} features in its last "
+                           f"dim, but the weight {weight.shape} expects {weight.shape[-1]} (in_features)")
+    out = x.data @ weight.data.T
     if bias is not None: out += bias.data
-    edges = [(x, lambda g: g @ W),
-             (weight, lambda g: (_rows(g).T @ _rows(x.data)).astype(W.dtype, copy=False))]
-    if bias is not None: edges.append((bias, lambda g: _rows(g).sum(0).astype(bias.dtype, copy=False)))
-    return Tensor.from_op(out, *edges)
+    edges = [(x, lambda g: g @ data_of(weight)),
+             (weight, lambda g: _cast(_rows(g).T @ _rows(data_of(x)), weight.dtype))]
+    if bias is not None: edges.append((bias, lambda g: _cast(_rows(g).sum(0), bias.dtype)))
+    return Tensor.from_op(out, *edges, saved=(x, weight), differentiable=True)
+

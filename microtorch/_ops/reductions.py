@@ -11,6 +11,7 @@ from collections import namedtuple
 import numpy as np
 from ..tensor import *
 from .._dtype import *
+from .where import where
 
 # %% ../../nbs/10_reductions.ipynb #e92da244
 def _reduce_args(t: Tensor, dim, axis, keepdim, keepdims) -> tuple:
@@ -29,13 +30,18 @@ def _floating_only(dtype, message: str):
     if dtype.kind != 'f': raise RuntimeError(f"{message}. Got: {_TORCH_NAMES.get(dtype.name, dtype.name)}")
 
 # %% ../../nbs/10_reductions.ipynb #ee410a80
-def _unreduce(g: np.ndarray, axes: tuple, keepdim: bool) -> np.ndarray:
-    "Put the reduced axes back into a gradient as size-1 axes (nothing to do when they were kept)."
-    return g if keepdim else np.expand_dims(g, axes)
+def _unreduce(g, axes: tuple, keepdim: bool):
+    "Put the reduced axes back into a gradient (an array, or a tensor) as size-1 axes (nothing to do when they were kept)."
+    if keepdim: return g
+    if not isinstance(g, Tensor): return np.expand_dims(g, axes)
+    shape = list(g.shape)
+    for a in axes: shape.insert(a, 1)          # `axes` are sorted: each lands where it was
+    return g.reshape(tuple(shape))
 
-def _spread(g: np.ndarray, axes: tuple, keepdim: bool, shape: tuple) -> np.ndarray:
-    "Undo a reduction on a gradient: restore the reduced axes, then broadcast to `shape` (a view)."
-    return np.broadcast_to(_unreduce(g, axes, keepdim), shape)
+def _spread(g, axes: tuple, keepdim: bool, shape: tuple):
+    "Undo a reduction on a gradient: restore the reduced axes, then broadcast to `shape` (a view; `expand` on a tensor)."
+    g = _unreduce(g, axes, keepdim)
+    return g.expand(shape) if isinstance(g, Tensor) else np.broadcast_to(g, shape)
 
 @patch_to(Tensor)
 def sum(self, dim=None,          # int, tuple of ints, or None for all dims
@@ -47,7 +53,7 @@ def sum(self, dim=None,          # int, tuple of ints, or None for all dims
     axes, keep = _reduce_args(self, dim, axis, keepdim, keepdims)
     x = self.data
     out = x.sum(axis=axes, keepdims=keep, dtype=np.int64 if x.dtype.kind in 'biu' else None)
-    return Tensor.from_op(out, (self, lambda g: _spread(g, axes, keep, self.shape)), saved=())
+    return Tensor.from_op(out, (self, lambda g: _spread(g, axes, keep, self.shape)), saved=(), differentiable=True)
 
 # %% ../../nbs/10_reductions.ipynb #80d53227
 @patch_to(Tensor)
@@ -65,7 +71,7 @@ def mean(self, dim=None,          # int, tuple of ints, or None for all dims
     axes, keep = _reduce_args(self, dim, axis, keepdim, keepdims)
     n = int(np.prod([self.shape[a] for a in axes]))
     with np.errstate(invalid='ignore'): out = self.data.sum(axis=axes, keepdims=keep) / n   # 0 / 0 = nan when n = 0
-    return Tensor.from_op(out, (self, lambda g: _spread(g / n, axes, keep, self.shape)), saved=())
+    return Tensor.from_op(out, (self, lambda g: _spread(g / n, axes, keep, self.shape)), saved=(), differentiable=True)
 
 # %% ../../nbs/10_reductions.ipynb #61f427d7
 def _extreme(t: Tensor, fn, name: str, dim, axis, keepdim, keepdims) -> Tensor:
@@ -81,9 +87,9 @@ def _extreme(t: Tensor, fn, name: str, dim, axis, keepdim, keepdims) -> Tensor:
     best = fn(x, axis=axes, keepdims=True)
     def grad_fn(g):
         hit = x == best
-        return hit * (_unreduce(g, axes, keep) / hit.sum(axis=axes, keepdims=True, dtype=g.dtype))
+        return _unreduce(g, axes, keep) / hit.sum(axis=axes, keepdims=True, dtype=g.dtype) * hit
     grad_fn.__qualname__ = f"{name}.grad_fn"          # the node is named after the op: <AmaxBackward>
-    return Tensor.from_op(best if keep else np.squeeze(best, axis=axes), (t, grad_fn))
+    return Tensor.from_op(best if keep else np.squeeze(best, axis=axes), (t, grad_fn), differentiable=True)
 
 @patch_to(Tensor)
 def amax(self, dim=(),           # int, tuple of ints; () or None for all dims
@@ -118,12 +124,16 @@ def _extreme_along(t: Tensor, arg, pair, name: str, d, keep: bool):
     idx = arg(x, axis=a, keepdims=True)
     values = np.take_along_axis(x, idx, axis=a)
     def grad_fn(g):
+        if isinstance(g, Tensor):
+            chosen = np.zeros(x.shape, bool)
+            np.put_along_axis(chosen, idx, True, axis=a)
+            return where(chosen, g.reshape(idx.shape), 0.).reshape(t.shape)
         grad = np.zeros(x.shape, g.dtype)
         np.put_along_axis(grad, idx, g.reshape(idx.shape), axis=a)
         return grad.reshape(t.shape)
     grad_fn.__qualname__ = f"{name}.grad_fn"          # <MaxBackward>, as torch names it
     shape = values.shape if keep and t.ndim else np.squeeze(values, axis=a).shape
-    out = Tensor.from_op(values.reshape(shape), (t, grad_fn), saved=())
+    out = Tensor.from_op(values.reshape(shape), (t, grad_fn), saved=(), differentiable=True)
     return pair(out, Tensor(idx.reshape(shape).astype(np.int64)))
 
 def _max_or_min(t: Tensor, name: str, dim, keepdim, axis, keepdims):
@@ -195,6 +205,10 @@ def _moments(t: Tensor, name: str, dim, unbiased, keepdim, correction, axis, kee
     with np.errstate(divide='ignore', invalid='ignore'): var = (dev * dev).sum(axis=axes, keepdims=True) / denom
     return axes, keep, dev, denom, var
 
+def _deviations(x, axes: tuple):
+    "`x` minus its mean over `axes` (kept as size-1 axes): a tensor, in a recorded backward."
+    return x - x.mean(axis=axes, keepdims=True)
+
 def _finish(value: np.ndarray, axes: tuple, keep: bool) -> np.ndarray:
     return value if keep else np.squeeze(value, axis=axes)
 
@@ -207,8 +221,9 @@ def var(self, dim=None,          # int, tuple of ints, or None for all dims (a b
     "Variance over `dim`, dividing by n - correction; the gradient is 2 (x - mean) / (n - correction)."
     axes, keep, dev, denom, var = _moments(self, 'var', dim, unbiased, keepdim, correction, axis, keepdims)
     def grad_fn(g):
-        with np.errstate(divide='ignore', invalid='ignore'): return _unreduce(g, axes, keep) * (2 * dev / denom)
-    return Tensor.from_op(_finish(var, axes, keep), (self, grad_fn))
+        d = _deviations(data_of(self), axes) if isinstance(g, Tensor) else dev
+        with np.errstate(divide='ignore', invalid='ignore'): return _unreduce(g, axes, keep) * (2 * d / denom)
+    return Tensor.from_op(_finish(var, axes, keep), (self, grad_fn), differentiable=True)
 
 @patch_to(Tensor)
 def std(self, dim=None,          # int, tuple of ints, or None for all dims (a bool here is `unbiased`)
@@ -221,9 +236,13 @@ def std(self, dim=None,          # int, tuple of ints, or None for all dims (a b
     sd = np.sqrt(var)
     def grad_fn(g):
         with np.errstate(divide='ignore', invalid='ignore'):
-            half = np.where(sd == 0, 0, _unreduce(g, axes, keep) / (2 * sd))
-            return half * (2 * dev / denom)
-    return Tensor.from_op(_finish(sd, axes, keep), (self, grad_fn))
+            if isinstance(g, Tensor):                  # recorded: sigma again from the input, 1 where it is 0
+                zero, d = sd == 0, _deviations(data_of(self), axes)
+                s = where(zero, 1., (d * d).sum(axis=axes, keepdims=True) / denom).sqrt()
+                half = where(zero, 0., _unreduce(g, axes, keep) / (2 * s))
+            else: d, half = dev, np.where(sd == 0, 0, _unreduce(g, axes, keep) / (2 * sd))
+            return half * (2 * d / denom)
+    return Tensor.from_op(_finish(sd, axes, keep), (self, grad_fn), differentiable=True)
 
 # %% ../../nbs/10_reductions.ipynb #70e7cdee
 def _norm_grad(x: np.ndarray, out: np.ndarray, p: float, axes: tuple):
@@ -238,6 +257,18 @@ def _norm_grad(x: np.ndarray, out: np.ndarray, p: float, axes: tuple):
         a = np.abs(x)
         if p < 1: return np.where(x == 0, 0, s * a ** (p - 1)) * out ** (1 - p)
         return s * a ** (p - 1) * np.where(out == 0, 0, 1 / out ** (p - 1))
+
+def _norm_grad_t(xt: Tensor, x: np.ndarray, out: np.ndarray, p: float, axes: tuple):
+    "`_norm_grad` computed with tensor ops from the input `xt`, for a recorded backward (masks from the arrays `x`, `out`)."
+    if p in (0, 1) or np.isinf(p): return _norm_grad(x, out, p, axes)       # constants: a second derivative of 0
+    a, zero = xt.abs(), out == 0
+    with np.errstate(divide='ignore', invalid='ignore'):
+        y = where(zero, 1., (a ** p).sum(axis=axes, keepdims=True)) ** (1 / p)    # the norm again, 1 where it is 0
+        if p < 1:
+            at0 = x == 0
+            return where(at0, 0., where(at0, 1., a) ** (p - 1) * np.sign(x)) * y ** (1 - p)
+        top = xt if p == 2 else a ** (p - 1) * np.sign(x)
+        return where(zero, 0., top / y ** (p - 1))
 
 @patch_to(Tensor)
 def norm(self, p='fro',          # 'fro' (= 2), or a number: 1, 2, inf, -inf, 0, ...
@@ -259,7 +290,10 @@ def norm(self, p='fro',          # 'fro' (= 2), or a number: 1, 2, inf, -inf, 0,
     elif p == 2: out = np.sqrt((x * x).sum(axis=axes, keepdims=True))
     elif np.isinf(p): out = (np.max if p > 0 else np.min)(a, axis=axes, keepdims=True)
     else: out = (a ** p).sum(axis=axes, keepdims=True) ** (1 / p)
-    return Tensor.from_op(_finish(out, axes, keep), (self, lambda g: _unreduce(g, axes, keep) * _norm_grad(x, out, p, axes)))
+    def grad_fn(g):
+        slope = _norm_grad_t(data_of(self), x, out, p, axes) if isinstance(g, Tensor) else _norm_grad(x, out, p, axes)
+        return _unreduce(g, axes, keep) * slope
+    return Tensor.from_op(_finish(out, axes, keep), (self, grad_fn), differentiable=True)
 
 # %% ../../nbs/10_reductions.ipynb #1a8970a0
 @patch_to(Tensor)
@@ -274,5 +308,9 @@ def logsumexp(self, dim=None,    # int, tuple of ints, or None for all dims
     e = np.exp(x - m)
     s = e.sum(axis=axes, keepdims=True)
     with np.errstate(divide='ignore'): out = np.log(s) + m   # log(0) = -inf for an all -inf slice
-    return Tensor.from_op(out if keep else np.squeeze(out, axis=axes),
-                          (self, lambda g: _unreduce(g, axes, keep) * (e / s)), saved=())
+    def grad_fn(g):
+        if isinstance(g, Tensor):                      # recorded: the softmax again, from the input tensor
+            et = (data_of(self) - m).exp()
+            return _unreduce(g, axes, keep) * (et / et.sum(axis=axes, keepdims=True))
+        return _unreduce(g, axes, keep) * (e / s)
+    return Tensor.from_op(out if keep else np.squeeze(out, axis=axes), (self, grad_fn), differentiable=True)

@@ -51,8 +51,9 @@ def _operands(a, b) -> tuple:
     if isinstance(b, Tensor): return as_operand(a, b), b
     return Tensor(a), Tensor(b)
 
-def _masked(g: np.ndarray, keep, t: Tensor) -> np.ndarray:
-    "The gradient `g` where `keep` holds, zero elsewhere, summed back to `t`'s shape and dtype."
+def _masked(g, keep, t: Tensor):
+    "The gradient `g` where `keep` holds, zero elsewhere, summed back to `t`'s shape and dtype (a `where` on a tensor `g`)."
+    if isinstance(g, Tensor): return unbroadcast(where(keep, g, 0.), t.shape).to(t.dtype)
     return unbroadcast(np.where(keep, g, 0), t.shape).astype(t.dtype, copy=False)
 
 def where(condition,    # bool Tensor, bool ndarray or list of bools
@@ -68,7 +69,8 @@ def where(condition,    # bool Tensor, bool ndarray or list of bools
     except ValueError:
         raise RuntimeError(f"where: shapes {cond.shape} (condition), {a.shape} (input) and {b.shape} (other) do not "
                            "broadcast; each trailing dimension must match or be 1") from None
-    return Tensor.from_op(out, (a, lambda g: _masked(g, cond, a)), (b, lambda g: _masked(g, ~cond, b)), saved=())
+    return Tensor.from_op(out, (a, lambda g: _masked(g, cond, a)), (b, lambda g: _masked(g, ~cond, b)), saved=(),
+                          differentiable=True)
 
 Tensor.where = where     # the blog's spelling: Tensor.where(condition, input, other)
 
@@ -81,7 +83,7 @@ def _extremum(fn, wins, symbol: str, a, b) -> Tensor:
     "Elementwise `fn` (np.maximum or np.minimum) of `a` and `b`, Tensors or numbers."
     a, b = _operands(a, b)
     return Tensor.from_op(binary_data(fn, a, b, symbol), (a, _tie_grad(a.data, b.data, wins, a.shape)),
-                          (b, _tie_grad(b.data, a.data, wins, b.shape)))
+                          (b, _tie_grad(b.data, a.data, wins, b.shape)), differentiable=True)
 
 @patch_to(Tensor)
 def maximum(input, other):
@@ -119,18 +121,22 @@ def masked_fill(self, mask, # bool Tensor, ndarray or list, broadcast with `self
 @patch_to(Tensor)
 def sin(self):
     "Sine, elementwise; the gradient is cos(x)."
-    return Tensor.from_op(np.sin(self.data), (self, lambda g: g * np.cos(self.data)))
+    return Tensor.from_op(np.sin(self.data), (self, lambda g: g * np.cos(data_of(self))), differentiable=True)
 
 @patch_to(Tensor)
 def cos(self):
     "Cosine, elementwise; the gradient is -sin(x)."
-    return Tensor.from_op(np.cos(self.data), (self, lambda g: g * -np.sin(self.data)))
+    return Tensor.from_op(np.cos(self.data), (self, lambda g: g * -np.sin(data_of(self))), differentiable=True)
 
 # %% ../../nbs/09_where.ipynb #a50094a3
+def _zero_grad(g):
+    "A gradient of zeros shaped like `g`: an array, or a constant tensor (it has no graph: nothing flows back)."
+    return np.zeros_like(g) if not isinstance(g, Tensor) else Tensor.from_op(np.zeros(g.shape, g.dtype))
+
 @patch_to(Tensor)
 def sign(self):
     "-1, 0 or 1 for each element; the gradient is zero."
-    return Tensor.from_op(np.sign(self.data), (self, lambda g: np.zeros_like(g)), saved=())
+    return Tensor.from_op(np.sign(self.data), (self, _zero_grad), saved=(), differentiable=True)
 
 def _bound(b, x: Tensor):
     "A clamp bound as a Tensor (numbers and arrays take `x`'s float dtype), or None."
@@ -156,7 +162,7 @@ def clamp(self, min=None, # lower bound: a number or a Tensor, None for none
     parents = [(self, lambda g: _masked(g, inside(), self))]
     if lo is not None: parents.append((lo, lambda g: _masked(g, (x < lo.data) & (True if hi is None else lo.data < hi.data), lo)))
     if hi is not None: parents.append((hi, lambda g: _masked(g, (x > hi.data) | crossed(), hi)))
-    return Tensor.from_op(out, *parents)
+    return Tensor.from_op(out, *parents, differentiable=True)
 
 @patch_to(Tensor)
 def clip(self, min=None, max=None, *, # as in clamp
@@ -168,13 +174,13 @@ def clip(self, min=None, max=None, *, # as in clamp
 def abs(self):
     "Absolute value; the gradient is `sign(x)`, 0 at 0."
     x = self.data
-    return Tensor.from_op(np.abs(x), (self, lambda g: g * np.sign(x)))
+    return Tensor.from_op(np.abs(x), (self, lambda g: g * np.sign(x)), differentiable=True)
 
 @patch_to(Tensor)
 def relu(self):
     "max(x, 0) elementwise; the gradient is 1 for x > 0 and 0 elsewhere, 0 included."
     x = self.data
-    return Tensor.from_op(np.maximum(x, 0), (self, lambda g: g * (x > 0)))
+    return Tensor.from_op(np.maximum(x, 0), (self, lambda g: g * (x > 0)), differentiable=True)
 
 # %% ../../nbs/09_where.ipynb #87f6945d
 def _slope(negative_slope, alpha):
@@ -190,4 +196,4 @@ def leaky_relu(self, negative_slope=0.01, *, # slope for x <= 0
     x = self.data
     t = x.dtype.type if x.dtype.kind == 'f' else np.float32
     slope = np.where(x > 0, t(1), t(_slope(negative_slope, alpha)))
-    return Tensor.from_op(x * slope, (self, lambda g: g * slope), saved=())
+    return Tensor.from_op(x * slope, (self, lambda g: g * slope), saved=(), differentiable=True)
