@@ -72,7 +72,7 @@ def _hvp(fn, xs, w, vs, lib):
     gs = lib.grad(fn(*xs), floats, w, create_graph=True, allow_unused=True)
     dot = sum((g * v).sum() for g, v in zip(gs, vs) if g is not None)
     if not getattr(dot, 'requires_grad', False): return [np.zeros(x.shape) for x in floats]   # a linear op: H = 0
-    return [np.zeros(x.shape) if h is None else np.asarray(h.detach()) for h, x in zip(lib.grad(dot, floats, allow_unused=True), floats)]
+    return [np.zeros(x.shape) if h is None else np.asarray(h.detach().clone()) for h, x in zip(lib.grad(dot, floats, allow_unused=True), floats)]
 
 def _compare_hvp(fn, torch_fn, arrays, rng, atol, rtol):
     import torch, microtorch

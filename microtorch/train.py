@@ -376,7 +376,7 @@ def main(argv=None):
 # %% ../nbs/17_mnist.ipynb #d3798c43
 if __name__ == "__main__" and "__file__" in globals(): main()
 
-# %% ../nbs/20_conv.ipynb #d8683da8
+# %% ../nbs/20_conv.ipynb #bc55ca32
 def lenet(bn=False) -> Sequential:
     "LeNet-5 for 1×28×28 digits: two conv-ReLU-maxpool stages, three Linear layers; `bn` adds BatchNorm before each hidden ReLU."
     def norm(kind, n): return [kind(n)] if bn else []

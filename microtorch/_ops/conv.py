@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['batch_last', 'windows', 'col2im', 'conv2d', 'pad', 'max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'batch_norm']
 
-# %% ../../nbs/20_conv.ipynb #3dc95913
+# %% ../../nbs/20_conv.ipynb #f36afd0d
 import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -13,7 +13,7 @@ from ..tensor import *
 from .arithmetic import as_operand
 from .shape import *
 
-# %% ../../nbs/20_conv.ipynb #3b142961
+# %% ../../nbs/20_conv.ipynb #2834edd2
 def _pair(value, name: str) -> tuple:
     "An int, or a pair of ints, as a pair: how torch's 2-d layers take sizes."
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value) if isinstance(value, (tuple, list)) else ()
@@ -21,7 +21,7 @@ def _pair(value, name: str) -> tuple:
         raise RuntimeError(f"expected {name} to be a single integer value or a list of 2 values, but got {name}={value!r}")
     return tuple(int(v) for v in pair)
 
-# %% ../../nbs/20_conv.ipynb #4f07fae5
+# %% ../../nbs/20_conv.ipynb #9d0e1a91
 def batch_last(x: np.ndarray, padding=(0, 0), fill=0) -> np.ndarray:
     "The NCHW array `x` as a contiguous (C, H, W, N) array with `padding` rows and columns of `fill` on each side."
     ph, pw = padding
@@ -45,7 +45,7 @@ def windows(xp: np.ndarray, kernel, stride=(1, 1), dilation=(1, 1), writeable=Fa
     c, h, w, n = xp.strides
     return as_strided(xp, (C, kh, kw, ho, wo, N), (c, h * dh, w * dw, h * sh, w * sw, n), writeable=writeable)
 
-# %% ../../nbs/20_conv.ipynb #37e94af4
+# %% ../../nbs/20_conv.ipynb #09956b82
 def col2im(cols: np.ndarray, shape: tuple, stride=(1, 1), dilation=(1, 1)) -> np.ndarray:
     "Add every window of `cols` (C, kh, kw, Ho, Wo, N) back where `windows` read it, in a zero array of `shape`."
     out = np.zeros(shape, cols.dtype)
@@ -54,7 +54,7 @@ def col2im(cols: np.ndarray, shape: tuple, stride=(1, 1), dilation=(1, 1)) -> np
         for j in range(cols.shape[2]): view[:, i, j] += cols[:, i, j]   # one tap: its windows never overlap
     return out
 
-# %% ../../nbs/20_conv.ipynb #755a107d
+# %% ../../nbs/20_conv.ipynb #4cf31026
 def _out_size(x_shape, w_shape, stride, padding, dilation) -> tuple:
     "(Ho, Wo) of a convolution (or pooling) of an NCHW input of `x_shape` with a kernel of `w_shape[-2:]`."
     return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(x_shape[-2:], w_shape[-2:], stride, padding, dilation))
@@ -122,7 +122,7 @@ def conv2d(x, weight: Tensor, bias: Tensor = None, stride=1, padding=0, dilation
     return Tensor.from_op(_nchw(out.reshape(len(W), *_out_size(x.shape, W.shape, stride, padding, dilation), len(x))),
                           *edges, differentiable=True)
 
-# %% ../../nbs/20_conv.ipynb #698cde9f
+# %% ../../nbs/20_conv.ipynb #21e555da
 _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 def _pad_widths(x, pad) -> list:
@@ -174,7 +174,7 @@ def pad(x: Tensor, pad, mode="constant", value=0) -> Tensor:
     source = np.pad(np.arange(x.numel()).reshape(x.shape), widths, _NUMPY_MODES[mode])   # which input each output copies
     return _take(x, source)
 
-# %% ../../nbs/20_conv.ipynb #59d44329
+# %% ../../nbs/20_conv.ipynb #4b7df32b
 def _conv_arrays(x: np.ndarray, W: np.ndarray, stride, padding, dilation) -> np.ndarray:
     "conv2d of arrays, without bias (NCHW, batch-last in memory)."
     out = W.reshape(len(W), -1) @ _im2col(x, W.shape[2:], stride, padding, dilation)
@@ -202,7 +202,7 @@ def _conv_weight_grad(x: Tensor, g: Tensor, w_shape, stride, padding, dilation) 
         return _conv_arrays(data_of(x), u, stride, padding, dilation)
     return Tensor.from_op(_weight_grad_arrays(g.data, cols, w_shape), (x, grad_x), (g, grad_g), differentiable=True)
 
-# %% ../../nbs/20_conv.ipynb #10f68962
+# %% ../../nbs/20_conv.ipynb #93408e37
 def _pool_args(x, kernel_size, stride, padding, dilation, name: str) -> tuple:
     "Checked (kernel, stride, padding, dilation) pairs of a pooling op; the stride defaults to the kernel, as in torch."
     if x.ndim not in (3, 4) or x.numel() == 0:
@@ -291,7 +291,7 @@ def _avg_unpool(g: Tensor, how) -> Tensor:
     def grad_fn(u): return _avg_pool(u, how) if isinstance(u, Tensor) else _avg_arrays(u, how)
     return Tensor.from_op(_avg_unpool_arrays(g.data, how), (g, grad_fn), saved=(), differentiable=True)
 
-# %% ../../nbs/20_conv.ipynb #84911f2e
+# %% ../../nbs/20_conv.ipynb #a4fdf6ff
 def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
     "(out, size) matrix whose row i averages torch's adaptive window i: floor(i*size/out) to ceil((i+1)*size/out)."
     i = np.arange(out)
@@ -318,7 +318,7 @@ def _sandwich(x: Tensor, left: np.ndarray, right: np.ndarray) -> Tensor:
     def grad_fn(g): return _sandwich(g, left.T, right.T) if isinstance(g, Tensor) else left.T @ g @ right
     return Tensor.from_op(left @ x.data @ right.T, (x, grad_fn), saved=(), differentiable=True)
 
-# %% ../../nbs/20_conv.ipynb #10f68fe1
+# %% ../../nbs/20_conv.ipynb #01138d4a
 def batch_norm(x: Tensor, running_mean: Tensor = None, running_var: Tensor = None, weight: Tensor = None, bias: Tensor = None,
                training=False, momentum=0.1, eps=1e-5) -> Tensor:
     "Normalize each channel (dim 1) by batch statistics (`training`) or running ones, then scale and shift; torch's `F.batch_norm`."

@@ -686,6 +686,8 @@ class GELU(Module):
     def extra_repr(self): return f"approximate={self.approximate!r}"
 
 # %% ../../nbs/11_softmax.ipynb #7953a0f0
+from .functional import _padding_index
+
 class Embedding(Module):
     "A table of `num_embeddings` learned vectors of size `embedding_dim`, looked up by integer ids; starts N(0, 1) as torch."
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None, norm_type: float = 2.0,
@@ -806,11 +808,11 @@ class Dropout(Module):
     def forward(self, input: Tensor) -> Tensor: return dropout(input, self.p, self.training, self.inplace)
     def extra_repr(self): return f"p={self.p}, inplace={self.inplace}"
 
-# %% ../../nbs/20_conv.ipynb #c8adbbbb
+# %% ../../nbs/20_conv.ipynb #bbb9f8dd
 from .._ops.conv import conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d, batch_norm, _pair
 from . import init
 
-# %% ../../nbs/20_conv.ipynb #d4f610a5
+# %% ../../nbs/20_conv.ipynb #ce687433
 class Conv2d(Module):
     "2-d convolution layer (torch's `nn.Conv2d`, groups=1): weight (out, in, kh, kw) and bias start as torch's."
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups=1,
@@ -844,7 +846,7 @@ class Conv2d(Module):
         if self.dilation != (1, 1): text += f", dilation={self.dilation}"
         return text + (", bias=False" if self.bias is None else "")
 
-# %% ../../nbs/20_conv.ipynb #e6cfaa68
+# %% ../../nbs/20_conv.ipynb #ea418665
 class MaxPool2d(Module):
     "Module form of `max_pool2d`."
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
@@ -871,7 +873,7 @@ class AdaptiveAvgPool2d(Module):
     def forward(self, input): return adaptive_avg_pool2d(input, self.output_size)
     def extra_repr(self): return f"output_size={self.output_size}"
 
-# %% ../../nbs/20_conv.ipynb #cdc307f6
+# %% ../../nbs/20_conv.ipynb #ce30d939
 class _BatchNorm(Module):
     "Batch norm over dim 1: learnable scale and shift per feature, running statistics (buffers) for evaluation."
     ndims = ()                                                          # input dims a subclass accepts

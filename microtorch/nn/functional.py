@@ -165,7 +165,7 @@ def _row_coefficients(g, denominator, reduction: str, m: int):
     with np.errstate(divide='ignore', invalid='ignore'): return g / denominator
 
 def _column(v):
-    "A vector (M,) as a column (M, 1), so that it scales the rows of an (M, C) array or tensor; one number stays one."
+    "A vector (M,) as a column (M, 1), so that it scales the rows of an (M, C) array or tensor (one number: (1, 1))."
     return v.reshape(-1, 1)
 
 def _at_targets(values, rows: np.ndarray, ids: np.ndarray, c: int, dtype):
@@ -577,5 +577,5 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     else: scale = (default_generator.rng.random(input.shape, dtype=np.float32) >= p).astype(input.dtype) * (1 / (1 - p))
     return _maybe_inplace(input, input * Tensor.from_op(scale), inplace)
 
-# %% ../../nbs/20_conv.ipynb #0b9ebc67
+# %% ../../nbs/20_conv.ipynb #feccc958
 from .._ops.conv import conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d, batch_norm, pad
