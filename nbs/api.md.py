@@ -29,6 +29,7 @@ def doc_md(obj, name=None) -> str:
 def member_doc(cls, name, attr) -> str:
     "show_doc markdown for a method or property of `cls`."
     full = f'{cls.__name__}.{name}'
+    seen.add(full)
     if not isinstance(attr, property): return doc_md(getattr(attr, '__func__', attr), full)
     doc = inspect.getdoc(attr.fget)
     return f'---\n\n### {full}\n\n```python\n{full}  # property\n```' + (f'\n\n*{doc}*' if doc else '')
@@ -56,11 +57,12 @@ def members(classes, mod):
 
 mods = [(nb, importlib.import_module(f'{get_config().lib_name}.{m}'), t) for nb, m, t in chapters()]
 classes = [o for _, m, _ in mods for n in getattr(m, '__all__', []) if inspect.isclass(o := getattr(m, n))]
-shown, documented = set(), set()
+shown, documented, seen = set(), set(), set()
 for nb, mod, title in mods:
     print(f'## [{title}]({nb})\n\n`{mod.__name__}`\n')
     for name in getattr(mod, '__all__', []):
         obj = getattr(mod, name)
+        seen.add(name)
         canonical = getattr(obj, '__name__', name)
         if canonical != name and canonical in mod.__all__:
             print(f'---\n\n### {name}\n\n*Another name for `{canonical}`.*\n'); continue
@@ -72,3 +74,13 @@ for nb, mod, title in mods:
             for c, k, v in members([obj], mod): print(member_doc(c, k, v), '\n')
     own = [c for c in classes if c.__module__ != mod.__name__]
     for c, k, v in members(own, mod): print(member_doc(c, k, v), '\n')
+
+package = importlib.import_module(get_config().lib_name)
+rest = sorted((set(package.__all__) | {f'Tensor.{k}' for k in dir(package.Tensor) if not k.startswith('_')}) - seen)
+if rest: print('## Other names\n\nTop-level function forms of Tensor methods, dtypes, sub-packages, and the Tensor methods '
+              'that the chapters make in loops (dtype casts) or as aliases.\n')
+for name in rest:
+    obj = getattr(package.Tensor, name[7:]) if name.startswith('Tensor.') else getattr(package, name)
+    if inspect.ismodule(obj): print(f'---\n\n### {name}\n\n*The `{obj.__name__}` module.*\n')
+    elif callable(obj) and not isinstance(obj, type): print(doc_md(obj, name), '\n')
+    else: print(f'---\n\n### {name}\n\n```text\n{name}: {obj!r}\n```\n')

@@ -118,6 +118,29 @@ def test_lenet_matches_torch_after_training_steps():
     x = rng.random((4, 1, 28, 28)).astype(np.float32)
     np.testing.assert_allclose(ours.eval()(mt.tensor(x)).data, theirs.eval()(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
 
+def test_lenet_hessian_vector_product_matches_torch():
+    "Second derivatives through the whole of `lenet(bn=True)` (batch norm in training mode): the HVP of its loss, float64."
+    def loss_hvp(lib, model, x, y, vs):
+        params = list(model.parameters())
+        grads = lib.autograd.grad(lib.nn.functional.cross_entropy(model(x), y), params, create_graph=True)
+        dot = sum((g * v).sum() for g, v in zip(grads, vs))
+        return [np.asarray(h.detach()) for h in lib.autograd.grad(dot, params)]
+    mt.manual_seed(1)
+    ours = lenet(bn=True).double()
+    nn = torch.nn
+    theirs = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+                           nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                           nn.Linear(400, 120), nn.BatchNorm1d(120), nn.ReLU(), nn.Linear(120, 84), nn.BatchNorm1d(84), nn.ReLU(),
+                           nn.Linear(84, 10)).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(1)
+    x, y = rng.random((6, 1, 28, 28)), rng.integers(0, 10, 6)
+    vs = [rng.standard_normal(p.shape) for p in ours.parameters()]
+    a = loss_hvp(mt, ours, mt.tensor(x, dtype=mt.float64), mt.tensor(y), [mt.tensor(v, dtype=mt.float64) for v in vs])
+    b = loss_hvp(torch, theirs, torch.tensor(x), torch.tensor(y), [torch.tensor(v) for v in vs])
+    for name, h, th in zip([n for n, _ in ours.named_parameters()], a, b):
+        np.testing.assert_allclose(h, th, rtol=1e-7, atol=1e-9, err_msg=name)
+
 def test_modules_are_in_nn_and_functional():
     "The layers are in `mt.nn`, the functions in `F`, and a torch LeNet's state dict loads into `lenet(bn=True)`."
     for name in ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d"): assert hasattr(mt.nn, name)

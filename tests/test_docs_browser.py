@@ -140,7 +140,7 @@ def assert_fits(v, name, width):
 
 def test_site_has_every_chapter():
     names = chapters()
-    order = [re.sub(r'^\d+_', '', p.stem) for p in sorted((root/'nbs').glob('[0-9]*.ipynb'))]
+    order = [re.sub(r'^\d+[a-z]?_', '', p.stem) for p in sorted((root/'nbs').glob('[0-9]*.ipynb'))]
     assert names[:len(order) + 1] == ['index'] + order, names
     assert 'api' in names
 
