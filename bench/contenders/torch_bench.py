@@ -7,13 +7,18 @@ from bench.common import LR, OP_SHAPE, SIZES, THREADS, batches, load_setup, mlp_
 
 torch.set_num_threads(THREADS)
 
-def mlp(args) -> dict:
-    setup = load_setup(args.setup)
+def model_and_opt(setup):
+    "The MLP with the shared initial weights, and its SGD."
     model = nn.Sequential(nn.Linear(SIZES[0], SIZES[1]), nn.ReLU(), nn.Linear(SIZES[1], SIZES[2]), nn.ReLU(),
                           nn.Linear(SIZES[2], SIZES[3]))
     model.load_state_dict({f"{layer}.{kind}": torch.from_numpy(setup[f"{kind[0]}{i + 1}"])
                            for i, layer in enumerate((0, 2, 4)) for kind in ("weight", "bias")})
     opt = torch.optim.SGD(model.parameters(), lr=LR)
+    return model, opt
+
+def mlp(args) -> dict:
+    setup = load_setup(args.setup)
+    model, opt = model_and_opt(setup)
 
     def train_epoch(x_all, y_all, perm):
         for x, y in batches(x_all, y_all, perm):
@@ -30,11 +35,7 @@ def mlp(args) -> dict:
 
 def user_loop(args) -> dict:
     setup = load_setup(args.setup)
-    model = nn.Sequential(nn.Linear(SIZES[0], SIZES[1]), nn.ReLU(), nn.Linear(SIZES[1], SIZES[2]), nn.ReLU(),
-                          nn.Linear(SIZES[2], SIZES[3]))
-    model.load_state_dict({f"{layer}.{kind}": torch.from_numpy(setup[f"{kind[0]}{i + 1}"])
-                           for i, layer in enumerate((0, 2, 4)) for kind in ("weight", "bias")})
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    model, opt = model_and_opt(setup)
     def step(x, y):
         loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
         opt.zero_grad(); loss.backward(); opt.step()
