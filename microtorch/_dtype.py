@@ -20,7 +20,7 @@ def to_array(data, dtype=None, copy=True) -> np.ndarray:
     if data is None or isinstance(data, (str, bytes)):
         raise TypeError(f"Tensor needs numbers or bools, got {type(data).__name__}: {data!r}")
     if isinstance(getattr(data, 'data', None), np.ndarray) and not isinstance(data, np.ndarray): data = data.data  # a Tensor
-    elif hasattr(data, 'detach'): data = data.detach()                                                            # a torch tensor
+    elif hasattr(data, 'detach'): data = data.detach().numpy()    # a torch tensor: its values, even if it requires grad
     from_python = not (isinstance(data, (np.ndarray, np.generic)) or hasattr(data, '__array__'))
     try: arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
     except ValueError as e:

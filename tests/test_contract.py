@@ -3,6 +3,7 @@ namespaces, persistence, modules and error types. Where PyTorch has the same beh
 too and compares (those halves skip when torch is not installed; the microtorch half always runs)."""
 import pickle
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -173,6 +174,42 @@ def test_tensor_from_a_torch_tensor():
     t = mt.tensor(torch.arange(6, dtype=torch.float32).reshape(2, 3))
     assert t.shape == (2, 3) and t.dtype == np.float32 and isinstance(t.data, np.ndarray)
     assert mt.tensor(torch.tensor([1, 2])).dtype == np.int64
+
+
+INTEROP_DATA = [1.5, [[1., 2.], [3., 4.]], 7, [[1, 2, 3]], True, [True, False]]
+
+
+@needs_torch
+@pytest.mark.parametrize("data", INTEROP_DATA, ids=repr)
+@pytest.mark.parametrize("to_torch", [torch.tensor, torch.as_tensor, lambda t: torch.from_numpy(t.numpy())] if torch else [],
+                         ids=["tensor", "as_tensor", "from_numpy"])
+def test_torch_reads_tensors_as_it_reads_arrays(data, to_torch):
+    t = mt.tensor(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours, theirs = to_torch(t), torch.tensor(t.numpy())
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert torch.equal(ours, theirs)
+
+
+@needs_torch
+def test_torch_refuses_a_tensor_that_requires_grad_as_it_refuses_its_own():
+    for lib in (mt, torch):
+        with pytest.raises(BufferError, match="require gradient"):
+            torch.from_dlpack(lib.tensor([1., 2.], requires_grad=True))
+
+
+@needs_torch
+@pytest.mark.parametrize("requires_grad", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.bool] if torch else [], ids=str)
+def test_tensor_from_a_torch_tensor_without_warnings(dtype, requires_grad):
+    source = torch.arange(6).reshape(2, 3).to(dtype).requires_grad_(requires_grad and dtype.is_floating_point)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for make in (mt.tensor, mt.as_tensor):
+            t = make(source)
+            np.testing.assert_array_equal(t.data, source.detach().numpy())
+            assert not t.requires_grad
 
 
 def test_item_and_numpy_errors_like_torch():
@@ -545,37 +582,30 @@ def test_inplace_methods_on_plain_tensors():
 # ---------------------------------------------------------------------------------------------------------------
 # modules
 
-class Net(mt.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = mt.nn.Linear(4, 3)
-        self.act = mt.nn.ReLU()
-        self.blocks = mt.nn.ModuleList([mt.nn.Linear(3, 3), mt.nn.Linear(3, 3)])
-        self.heads = mt.nn.ModuleDict({"a": mt.nn.Linear(3, 2)})
-        self.register_buffer("scale", mt.ones(2))
-
-    def forward(self, x):
-        h = self.act(self.fc1(x))
-        for b in self.blocks: h = b(h)
-        return self.heads["a"](h) * self.scale
-
-
-@needs_torch
-def test_module_names_and_state_dict_keys_like_torch():
-    class TorchNet(torch.nn.Module):
+def net_class(lib):
+    "The same small network with containers and a buffer, written against `lib` (microtorch or torch)."
+    class Net(lib.nn.Module):
         def __init__(self):
             super().__init__()
-            self.fc1 = torch.nn.Linear(4, 3)
-            self.act = torch.nn.ReLU()
-            self.blocks = torch.nn.ModuleList([torch.nn.Linear(3, 3), torch.nn.Linear(3, 3)])
-            self.heads = torch.nn.ModuleDict({"a": torch.nn.Linear(3, 2)})
-            self.register_buffer("scale", torch.ones(2))
+            self.fc1 = lib.nn.Linear(4, 3)
+            self.act = lib.nn.ReLU()
+            self.blocks = lib.nn.ModuleList([lib.nn.Linear(3, 3), lib.nn.Linear(3, 3)])
+            self.heads = lib.nn.ModuleDict({"a": lib.nn.Linear(3, 2)})
+            self.register_buffer("scale", lib.ones(2))
 
         def forward(self, x):
             h = self.act(self.fc1(x))
             for b in self.blocks: h = b(h)
             return self.heads["a"](h) * self.scale
-    ours, theirs = Net(), TorchNet()
+    return Net
+
+
+Net = net_class(mt)
+
+
+@needs_torch
+def test_module_names_and_state_dict_keys_like_torch():
+    ours, theirs = Net(), net_class(torch)()
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]

@@ -253,15 +253,17 @@ def _type(self, dtype=None):
 _type.__name__ = 'type'          # a module-level `def type` would hide the builtin in this module
 patch_to(Tensor)(_type)
 
-for _name, _dtype in dict(float=np.float32, double=np.float64, half=np.float16, long=np.int64,
-                          int=np.int32, short=np.int16, bool=np.bool_).items():
+_CASTS = {name: np.dtype(d) for name, d in dict(float=np.float32, double=np.float64, half=np.float16, long=np.int64,
+                                                int=np.int32, short=np.int16, bool=np.bool_).items()}   # t.float() ...
+
+for _name, _dtype in _CASTS.items():
     def _cast(self, _dtype=_dtype): return self.to(_dtype)
-    _cast.__name__, _cast.__doc__ = _name, f"Cast to {np.dtype(_dtype)}."
+    _cast.__name__, _cast.__doc__ = _name, f"Cast to {_dtype}."
     patch_to(Tensor)(_cast)
 
 @patch_to(Tensor)
 def cpu(self):
-    "This tensor: it already is on the CPU."
+    "Itself: microtorch keeps everything on the CPU."
     return self
 
 @patch_to(Tensor)
@@ -332,3 +334,15 @@ def __index__(self):
 
 @patch_to(Tensor)
 def __format__(self, spec): return format(self.item(), spec) if spec else repr(self)
+
+# %% ../../nbs/02_creation.ipynb #0cd77f13
+@patch_to(Tensor)
+def __dlpack__(self, **kwargs):
+    "The data as a DLPack capsule, for `torch.tensor(t)`, `torch.as_tensor(t)` and `torch.from_dlpack(t)`."
+    if self.requires_grad: raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+    return self.data.__dlpack__(**kwargs)
+
+@patch_to(Tensor)
+def __dlpack_device__(self):
+    "Where the data lives, in DLPack's terms: always the CPU."
+    return self.data.__dlpack_device__()

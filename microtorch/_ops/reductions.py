@@ -91,19 +91,26 @@ def _extreme(t: Tensor, fn, name: str, dim, axis, keepdim, keepdims) -> Tensor:
     grad_fn.__qualname__ = f"{name}.grad_fn"          # the node is named after the op: <AmaxBackward>
     return Tensor.from_op(best if keep else np.squeeze(best, axis=axes), (t, grad_fn), differentiable=True)
 
-@patch_to(Tensor)
-def amax(self, dim=(),           # int, tuple of ints; () or None for all dims
-         keepdim=False, *,       # keep reduced dims with size 1
-         axis=None, keepdims=None):  # numpy spellings
-    "Largest value over `dim`; tied maxima share the gradient evenly (as torch.amax)."
-    return _extreme(self, np.max, 'amax', None if dim == () else dim, axis, keepdim, keepdims)
+_LARGEST = {'max': 'largest', 'min': 'smallest'}    # what each of a max/min pair of methods picks
 
-@patch_to(Tensor)
-def amin(self, dim=(),           # int, tuple of ints; () or None for all dims
-         keepdim=False, *,       # keep reduced dims with size 1
-         axis=None, keepdims=None):  # numpy spellings
-    "Smallest value over `dim`; tied minima share the gradient evenly (as torch.amin)."
-    return _extreme(self, np.min, 'amin', None if dim == () else dim, axis, keepdim, keepdims)
+def _max_and_min(*names: str):
+    "Decorator: add the method `make(name)` builds to Tensor for each of `names` (a max/min pair, one signature)."
+    def add(make):
+        for name in names:
+            method = make(name)
+            method.__name__ = name
+            patch_to(Tensor)(method)
+        return make
+    return add
+
+@_max_and_min('amax', 'amin')
+def _amax(name: str):
+    def amax(self, dim=(),           # int, tuple of ints; () or None for all dims
+             keepdim=False, *,       # keep reduced dims with size 1
+             axis=None, keepdims=None):  # numpy spellings
+        return _extreme(self, getattr(np, name), name, None if dim == () else dim, axis, keepdim, keepdims)
+    amax.__doc__ = f"The {_LARGEST[name[1:]]} value over `dim`; tied ones share the gradient evenly (as torch.{name})."
+    return amax
 
 # %% ../../nbs/10_reductions.ipynb #2496b897
 def _pair(name: str):
@@ -147,19 +154,15 @@ def _max_or_min(t: Tensor, name: str, dim, keepdim, axis, keepdims):
         return _extreme(t, np.max if name == 'max' else np.min, name, None, None, False, None)
     return _extreme_along(t, np.argmax if name == 'max' else np.argmin, getattr(return_types, name), name, d, keep)
 
-@patch_to(Tensor)
-def max(self, dim=None,          # None: the largest element; an int: (values, indices) along it; a Tensor: maximum
-        keepdim=False, *,        # keep the reduced dim with size 1
-        axis=None, keepdims=None):  # numpy spellings
-    "The largest element; with `dim`, a named tuple `(values, indices)` along it; with a tensor, `maximum`."
-    return _max_or_min(self, 'max', dim, keepdim, axis, keepdims)
-
-@patch_to(Tensor)
-def min(self, dim=None,          # None: the smallest element; an int: (values, indices) along it; a Tensor: minimum
-        keepdim=False, *,        # keep the reduced dim with size 1
-        axis=None, keepdims=None):  # numpy spellings
-    "The smallest element; with `dim`, a named tuple `(values, indices)` along it; with a tensor, `minimum`."
-    return _max_or_min(self, 'min', dim, keepdim, axis, keepdims)
+@_max_and_min('max', 'min')
+def _max(name: str):
+    def max(self, dim=None,          # None: the whole tensor; an int: (values, indices) along it; a Tensor: elementwise
+            keepdim=False, *,        # keep the reduced dim with size 1
+            axis=None, keepdims=None):  # numpy spellings
+        return _max_or_min(self, name, dim, keepdim, axis, keepdims)
+    max.__doc__ = (f"The {_LARGEST[name]} element; with `dim`, a named tuple `(values, indices)` along it; "
+                   f"with a tensor, `{name}imum`.")
+    return max
 
 # %% ../../nbs/10_reductions.ipynb #ba0fba78
 def _arg(t: Tensor, fn, name: str, dim, axis, keepdim, keepdims) -> Tensor:
@@ -176,19 +179,14 @@ def _arg(t: Tensor, fn, name: str, dim, axis, keepdim, keepdims) -> Tensor:
     out = fn(t.data, axis=a if t.ndim else None, keepdims=keep and t.ndim > 0)
     return Tensor(np.asarray(out, np.int64))
 
-@patch_to(Tensor)
-def argmax(self, dim=None,       # one dim, or None for the flat position
-           keepdim=False, *,     # keep the reduced dim with size 1
-           axis=None, keepdims=None):  # numpy spellings
-    "Position of the largest value (the first one at a tie); an int64 Tensor without gradient."
-    return _arg(self, np.argmax, 'argmax', dim, axis, keepdim, keepdims)
-
-@patch_to(Tensor)
-def argmin(self, dim=None,       # one dim, or None for the flat position
-           keepdim=False, *,     # keep the reduced dim with size 1
-           axis=None, keepdims=None):  # numpy spellings
-    "Position of the smallest value (the first one at a tie); an int64 Tensor without gradient."
-    return _arg(self, np.argmin, 'argmin', dim, axis, keepdim, keepdims)
+@_max_and_min('argmax', 'argmin')
+def _argmax(name: str):
+    def argmax(self, dim=None,       # one dim, or None for the flat position
+               keepdim=False, *,     # keep the reduced dim with size 1
+               axis=None, keepdims=None):  # numpy spellings
+        return _arg(self, getattr(np, name), name, dim, axis, keepdim, keepdims)
+    argmax.__doc__ = f"Position of the {_LARGEST[name[3:]]} value (the first one at a tie); an int64 Tensor without gradient."
+    return argmax
 
 # %% ../../nbs/10_reductions.ipynb #e5680d28
 def _moments(t: Tensor, name: str, dim, unbiased, keepdim, correction, axis, keepdims):
@@ -212,27 +210,32 @@ def _deviations(x, axes: tuple):
 def _finish(value: np.ndarray, axes: tuple, keep: bool) -> np.ndarray:
     return value if keep else np.squeeze(value, axis=axes)
 
-@patch_to(Tensor)
-def var(self, dim=None,          # int, tuple of ints, or None for all dims (a bool here is `unbiased`)
-        unbiased=None,           # True: divide by n - 1 (the default); False: by n
-        keepdim=False, *,        # keep reduced dims with size 1
-        correction=None,         # divide by n - correction (default 1)
-        axis=None, keepdims=None):  # numpy spellings
+def _spread_method(value_and_grad):
+    "Decorator: a Tensor method named and documented as `value_and_grad`, which turns `_moments` into a value and its grad_fn."
+    name = value_and_grad.__name__.strip('_')
+    def method(self, dim=None,          # int, tuple of ints, or None for all dims (a bool here is `unbiased`)
+               unbiased=None,           # True: divide by n - 1 (the default); False: by n
+               keepdim=False, *,        # keep reduced dims with size 1
+               correction=None,         # divide by n - correction (default 1)
+               axis=None, keepdims=None):  # numpy spellings
+        axes, keep, dev, denom, var = _moments(self, name, dim, unbiased, keepdim, correction, axis, keepdims)
+        value, grad_fn = value_and_grad(self, axes, keep, dev, denom, var)
+        grad_fn.__qualname__ = f"{name}.grad_fn"          # the node is named after the op: <VarBackward>
+        return Tensor.from_op(_finish(value, axes, keep), (self, grad_fn), differentiable=True)
+    method.__name__, method.__doc__ = name, value_and_grad.__doc__
+    return patch_to(Tensor)(method)
+
+@_spread_method
+def _var(self, axes, keep, dev, denom, var):
     "Variance over `dim`, dividing by n - correction; the gradient is 2 (x - mean) / (n - correction)."
-    axes, keep, dev, denom, var = _moments(self, 'var', dim, unbiased, keepdim, correction, axis, keepdims)
     def grad_fn(g):
         d = _deviations(data_of(self), axes) if isinstance(g, Tensor) else dev
         with np.errstate(divide='ignore', invalid='ignore'): return _unreduce(g, axes, keep) * (2 * d / denom)
-    return Tensor.from_op(_finish(var, axes, keep), (self, grad_fn), differentiable=True)
+    return var, grad_fn
 
-@patch_to(Tensor)
-def std(self, dim=None,          # int, tuple of ints, or None for all dims (a bool here is `unbiased`)
-        unbiased=None,           # True: divide by n - 1 (the default); False: by n
-        keepdim=False, *,        # keep reduced dims with size 1
-        correction=None,         # divide by n - correction (default 1)
-        axis=None, keepdims=None):  # numpy spellings
+@_spread_method
+def _std(self, axes, keep, dev, denom, var):
     "Standard deviation over `dim` (the square root of `var`); the gradient is 0 where it is 0, as torch."
-    axes, keep, dev, denom, var = _moments(self, 'std', dim, unbiased, keepdim, correction, axis, keepdims)
     sd = np.sqrt(var)
     def grad_fn(g):
         with np.errstate(divide='ignore', invalid='ignore'):
@@ -242,7 +245,7 @@ def std(self, dim=None,          # int, tuple of ints, or None for all dims (a b
                 half = where(zero, 0., _unreduce(g, axes, keep) / (2 * s))
             else: d, half = dev, np.where(sd == 0, 0, _unreduce(g, axes, keep) / (2 * sd))
             return half * (2 * d / denom)
-    return Tensor.from_op(_finish(sd, axes, keep), (self, grad_fn), differentiable=True)
+    return sd, grad_fn
 
 # %% ../../nbs/10_reductions.ipynb #70e7cdee
 def _norm_grad(x: np.ndarray, out: np.ndarray, p: float, axes: tuple):

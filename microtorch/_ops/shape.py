@@ -320,24 +320,20 @@ def stack(tensors, # a list or tuple of Tensors, all of one shape
     return Tensor.from_op(out, *[(t, row(t, i)) for i, t in enumerate(tensors)], saved=(), differentiable=True)
 
 # %% ../../nbs/08_shape.ipynb #53d89d4e
-def _triangle(g, k: int, lower: bool):
-    "The lower (or upper) triangle of a gradient: numpy's on an array, the Tensor op on a tensor."
-    if isinstance(g, Tensor): return g.tril(k) if lower else g.triu(k)
-    return np.tril(g, k) if lower else np.triu(g, k)
-
-def _matrices(t: Tensor, name: str):
+def _triangle(t: Tensor, diagonal, name: str) -> Tensor:
+    "`name` (tril or triu) of `t`: numpy's on the data; its gradient is the same triangle of the incoming gradient."
     if t.ndim < 2: raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions, got shape {t.shape}")
+    k = _size(diagonal, 0, name)
+    def grad_fn(g): return getattr(g, name)(k) if isinstance(g, Tensor) else getattr(np, name)(g, k)
+    grad_fn.__qualname__ = f"{name}.grad_fn"          # the node is named after the op: <TrilBackward>
+    return Tensor.from_op(getattr(np, name)(t.data, k), (t, grad_fn), saved=(), differentiable=True)
 
 @patch_to(Tensor)
 def tril(self, diagonal: int = 0): # 0: the main diagonal; > 0 above it, < 0 below it
     "The lower triangle (on and below `diagonal`) of the last two axes; zeros elsewhere."
-    _matrices(self, 'tril')
-    k = _size(diagonal, 0, 'tril')
-    return Tensor.from_op(np.tril(self.data, k), (self, lambda g: _triangle(g, k, True)), saved=(), differentiable=True)
+    return _triangle(self, diagonal, 'tril')
 
 @patch_to(Tensor)
 def triu(self, diagonal: int = 0): # 0: the main diagonal; > 0 above it, < 0 below it
     "The upper triangle (on and above `diagonal`) of the last two axes; zeros elsewhere."
-    _matrices(self, 'triu')
-    k = _size(diagonal, 0, 'triu')
-    return Tensor.from_op(np.triu(self.data, k), (self, lambda g: _triangle(g, k, False)), saved=(), differentiable=True)
+    return _triangle(self, diagonal, 'triu')

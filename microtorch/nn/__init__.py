@@ -16,7 +16,7 @@ from .._dtype import *
 from .._ops.matmul import *
 from .._ops.matmul import _rows, _cast
 from .._ops.arithmetic import as_operand
-from .._ops.creation import device as _device
+from .._ops.creation import device as _device, _CASTS
 from . import functional as F
 from .functional import *
 
@@ -217,25 +217,17 @@ def _named_members(module: Module, registry: str, prefix: str, recurse: bool, re
             seen.add(t)
             yield (f"{path}.{name}" if path else name), t
 
-@patch_to(Module)
-def named_parameters(self, prefix: str = '', recurse: bool = True, remove_duplicate: bool = True):
-    "`(dotted name, parameter)` pairs of the tree, each parameter once."
-    return _named_members(self, '_parameters', prefix, recurse, remove_duplicate)
+def _add_members(kind: str):
+    "Add `named_<kind>s` and `<kind>s` to Module: the tensors registered in each module's `_<kind>s`."
+    def named(self, prefix: str = '', recurse: bool = True, remove_duplicate: bool = True):
+        return _named_members(self, f"_{kind}s", prefix, recurse, remove_duplicate)
+    def unnamed(self, recurse: bool = True):
+        for _, t in getattr(self, f"named_{kind}s")(recurse=recurse): yield t
+    named.__name__, named.__doc__ = f"named_{kind}s", f"`(dotted name, {kind})` pairs of the tree, each {kind} once."
+    unnamed.__name__, unnamed.__doc__ = f"{kind}s", f"Every {kind} of the tree, each once, in the order of definition."
+    patch_to(Module)(named); patch_to(Module)(unnamed)
 
-@patch_to(Module)
-def parameters(self, recurse: bool = True):
-    "Every parameter of the tree, each once, in the order of definition."
-    for _, p in self.named_parameters(recurse=recurse): yield p
-
-@patch_to(Module)
-def named_buffers(self, prefix: str = '', recurse: bool = True, remove_duplicate: bool = True):
-    "`(dotted name, buffer)` pairs of the tree, each buffer once."
-    return _named_members(self, '_buffers', prefix, recurse, remove_duplicate)
-
-@patch_to(Module)
-def buffers(self, recurse: bool = True):
-    "Every buffer of the tree, each once."
-    for _, b in self.named_buffers(recurse=recurse): yield b
+_add_members('parameter'); _add_members('buffer')
 
 # %% ../../nbs/06_nn.ipynb #d89ea63c
 @patch_to(Module)
@@ -296,25 +288,13 @@ def to(self, *args, dtype=None, device=None, non_blocking=False):
         raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
     return _cast_floating(self, dtype)
 
-@patch_to(Module)
-def float(self):
-    "Cast floating parameters and buffers to float32, in place."
-    return _cast_floating(self, np.dtype(np.float32))
+for _name, _dtype in _CASTS.items():
+    if _dtype.kind != 'f': continue                  # a module casts only to floating dtypes, as torch's
+    def _to_dtype(self, _dtype=_dtype): return _cast_floating(self, _dtype)
+    _to_dtype.__name__, _to_dtype.__doc__ = _name, f"Cast floating parameters and buffers to {_dtype}, in place."
+    patch_to(Module)(_to_dtype)
 
-@patch_to(Module)
-def double(self):
-    "Cast floating parameters and buffers to float64, in place."
-    return _cast_floating(self, np.dtype(np.float64))
-
-@patch_to(Module)
-def half(self):
-    "Cast floating parameters and buffers to float16, in place."
-    return _cast_floating(self, np.dtype(np.float16))
-
-@patch_to(Module)
-def cpu(self):
-    "The module itself: everything already lives on the CPU."
-    return self
+Module.cpu = Tensor.cpu                              # itself, as a tensor: nothing ever leaves the CPU
 
 @patch_to(Module)
 def params_count(self) -> int:
