@@ -7,7 +7,7 @@ __all__ = ['FREED', 'Leaf', 'GradFn', 'is_grad_enabled', 'Tensor', 'patch_to', '
            'retain_grad', 'zero_grad', 'requires_grad_', 'no_grad', 'enable_grad', 'set_grad_enabled']
 
 # %% ../nbs/00_tensor.ipynb #d957a723
-import threading
+import threading, weakref
 from functools import wraps
 from typing import Callable, NamedTuple
 import numpy as np
@@ -59,9 +59,9 @@ class Tensor:
         if data.dtype == np.float64 and parents and all(t.dtype != np.float64 for t, _ in parents):
             data = data.astype(np.float32)   # integer inputs (labels, counts) give float32, as in torch
         out.data, out.grad, out._differentiable = data, None, differentiable
-        out._version = [0] if data.base is None else _version_of(data, parents)
         edges = [Leaf(t, fn, t._version[0]) for t, fn in parents if t._requires_grad] if is_grad_enabled() else []
         out.dependencies, out._requires_grad = edges, bool(edges)
+        out._version = [0] if data.base is None else _version_of(out, parents)
         if edges:
             out._saved = tuple((t._version, t._version[0]) for t in ([t for t, _ in parents] if saved is None else saved))
             out._op = edges[0].grad_fn.__qualname__
@@ -112,10 +112,13 @@ class Tensor:
         grad = f", grad_fn={self.grad_fn!r}" if self.dependencies else ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extra}{grad})"
 
-def _version_of(data: np.ndarray, parents) -> list:
-    "The parent's version counter when `data` (a view) shares its memory (views share one), else a fresh one."
+def _version_of(view: Tensor, parents) -> list:
+    "The version counter `view` shares with the parent whose memory its data views (views share one), else a fresh one."
     for t, _ in parents:
-        if np.may_share_memory(data, t.data): return t._version
+        if np.may_share_memory(view.data, t.data):
+            view._base = t                               # both remember, for in-place ops (chapter 07)
+            if view.dependencies: t.__dict__.setdefault('_views', weakref.WeakSet()).add(view)
+            return t._version
     return [0]
 
 # %% ../nbs/00_tensor.ipynb #93e3ca7f
@@ -189,7 +192,9 @@ def _run(roots, seeds, retain_graph: bool, wanted=None, create_graph=False) -> d
     pending, found = {}, {}
     for r, s in zip(roots, seeds): pending[id(r)] = pending[id(r)] + s if id(r) in pending else s
     with _Differentiable(create_graph):
-        for node in reversed(topological_order(*roots)):
+        order = topological_order(*roots)
+        while order:
+            node = order.pop()        # let go of each node once walked: freed arrays are reused at once
             g = pending.pop(id(node), None)
             if g is None: continue
             if wanted is not None:

@@ -10,6 +10,9 @@ The same program (a list of steps) is interpreted once with each library.
   a tensor sharing storage with another (`detach`, views) and updates under `no_grad` stay in place,
   since their out-of-place version would mean something else; if that reference program raises too,
   microtorch must raise.
+- Programs with views (`view`, `[:]`) may also meet microtorch's one deliberate refusal: an in-place op inside a
+  graph on a view, or on a tensor with a live view in a graph, raises a RuntimeError asking for `.clone()`
+  (PyTorch rewrites the other graph instead). Only that error, with that message, is accepted where torch computes.
 Never a silently wrong gradient.
 """
 import numpy as np
@@ -120,10 +123,14 @@ def outcome(L, program, start, functional=False):
         return None, e, stage[0]
 
 
-def compare(program, seed):
+VIEW_REFUSAL = "shares its memory with a view"
+
+
+def compare(program, seed, views_may_refuse=False):
     start = [np.random.default_rng(seed + k).uniform(-1.5, 1.5, 3) for k in range(N_LEAVES)]
     theirs, torch_error, torch_stage = outcome(torch, program, start)
     ours, our_error, _ = outcome(mt, program, start)
+    if views_may_refuse and isinstance(our_error, RuntimeError) and VIEW_REFUSAL in str(our_error): return
     if torch_error is not None:
         if isinstance(our_error, RuntimeError): return
         assert torch_stage == "backward" and our_error is None, \
@@ -163,8 +170,6 @@ def test_random_inplace_programs_match_torch(program, seed):
     compare(program, seed)
 
 
-@pytest.mark.xfail(strict=True, reason="known deviation (open in issue #17): an in-place op recorded in a graph "
-                   "rebinds the tensor instead of writing through views and detached aliases")
 @fuzz
 @given(programs(views=True), st.integers(0, 2**16))
 @example(([("detach", 0, 0, 0.5), ("add", 0, 0, 0.5), ("+=", 2, 0, 0.5)], [0]), 0)           # writes through a detached alias
@@ -172,8 +177,25 @@ def test_random_inplace_programs_match_torch(program, seed):
 @example(([("add", 0, 0, 0.5), ("view", 2, 0, 0.5), ("+=", 3, 0, 0.5)], [2]), 0)           # the base sees the view's update
 @example(([("add", 0, 1, 0.5), ("slice", 2, 0, 0.5), ("mul_", 3, 1, 0.5)], [2, 3]), 0)
 def test_random_inplace_programs_on_views_match_torch(program, seed):
-    "Views (`view`, `[:]`) share data and version with their base: in-place ops through either must agree with torch."
-    compare(program, seed)
+    "Views (`view`, `[:]`) share data and version with their base: in-place ops through either agree with torch or refuse."
+    compare(program, seed, views_may_refuse=True)
+
+
+def test_view_refusals_are_the_only_deviation():
+    "The refusal is narrow: a detached alias, a view read as `other`, and a dead view all compute torch's answer."
+    for program in [([("detach", 0, 0, 0.5), ("add", 0, 0, 0.5), ("+=", 2, 0, 0.5)], [0]),
+                    ([("add", 0, 0, 0.5), ("detach", 2, 0, 0.5), ("+=", 2, 1, 0.5)], [2, 3]),
+                    ([("add", 0, 1, 0.5), ("view", 2, 0, 0.5), ("+=", 2, 3, 0.5)], [2])]:
+        compare(program, 0)
+    x = mt.tensor([1., 2., 3.], requires_grad=True)
+    h = x * 2
+    v = h.view(3)
+    with pytest.raises(RuntimeError, match=VIEW_REFUSAL):
+        h += 1
+    del v
+    h += 1
+    h.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2., 2., 2.])
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -89,20 +89,14 @@ def _reads_output(out: Tensor, reads: bool = True) -> Tensor:
     if reads and out.dependencies: out._saved += ((out._version, out._version[0]),)
     return out
 
-def _output(out: Tensor):
-    "What a gradient function reads of its op's own output `out`: `data_of` the node it was made as (after an in-place op, the snapshot)."
-    rebinds = getattr(out, '_rebinds', None)
-    return data_of(rebinds[0][1] if rebinds else out)
-
 @patch_to(Tensor)
 def __truediv__(self, other):
     "Elementwise `self / other`, with broadcasting."
     other = as_operand(other, self)
-    out = Tensor.from_op(binary_data(np.true_divide, self, other, '/'),
-                         (self, lambda g: unbroadcast(g / data_of(other), self.shape)),
-                         (other, lambda g: unbroadcast(-g * _output(out) / data_of(other), other.shape)),
-                         saved=(other,), differentiable=True)
-    return _reads_output(out, reads=other.requires_grad)
+    return Tensor.from_op(binary_data(np.true_divide, self, other, '/'),
+        (self, lambda g: unbroadcast(g / data_of(other), self.shape)),
+        (other, lambda g: unbroadcast(-g / data_of(other) * data_of(self) / data_of(other), other.shape)),
+        saved=(other, self) if other.requires_grad else (other,), differentiable=True)
 
 @patch_to(Tensor)
 def __rtruediv__(self, other):
@@ -140,7 +134,7 @@ def __pow__(self, exponent):
     exponent = as_operand(exponent, self)
     out = Tensor.from_op(binary_data(np.power, self, exponent, '**'),
         (self, lambda g: unbroadcast(g * _power_slope(data_of(self), data_of(exponent)), self.shape)),
-        (exponent, lambda g: unbroadcast(g * _exponent_slope(data_of(self), data_of(exponent), _output(out)), exponent.shape)),
+        (exponent, lambda g: unbroadcast(g * _exponent_slope(data_of(self), data_of(exponent), data_of(out)), exponent.shape)),
         differentiable=True)
     return _reads_output(out, reads=exponent.requires_grad)
 
@@ -162,15 +156,23 @@ def _fits(result: Tensor, t: Tensor, name: str):
                            "use an out-of-place op (`t = t + other`) to get a tensor of the result's dtype")
 
 def _snapshot(t: Tensor) -> Tensor:
-    "A new Tensor with `t`'s current array and place in the graph, and a version counter of its own."
+    "A new Tensor with a copy of `t`'s current values, `t`'s place in the graph, and a version counter of its own."
     old = Tensor.__new__(Tensor)
-    old.data, old.grad, old._version = t.data, None, [0]
+    old.data, old.grad, old._version = t.data.copy(), None, [0]
     old.dependencies = t.dependencies
-    old._saved = tuple((old._version, 0) if counter is t._version and version == t._version[0] else (counter, version)
-                       for counter, version in t._saved)        # an unchanged output `t` read: now `old`'s array
+    old._saved = t._saved
     old._requires_grad, old._differentiable = t._requires_grad, t._differentiable
     if hasattr(t, '_op'): old._op = t._op
     return old
+
+def _shares_with_views(t: Tensor, other) -> bool:
+    "Is `t` a view of another tensor, or viewed by one in a graph that may be used later (not `other`, read already)?"
+    return hasattr(t, '_base') or any(v is not other for v in getattr(t, '_views', ()))
+
+def _store(t: Tensor, result: Tensor):
+    "Write `result`'s values into `t`'s own array, so everything sharing it sees them; a read-only array is replaced."
+    if t.data.flags.writeable: np.copyto(t.data, result.data, casting='unsafe')
+    else: t.data = result.data.astype(t.dtype)                                        # copy on write
 
 def _inplace(self: Tensor, op, other, name: str) -> Tensor:
     "Change `self` in place to `op(self, other)`, by PyTorch's rules (steps 1 to 4 above)."
@@ -181,25 +183,30 @@ def _inplace(self: Tensor, op, other, name: str) -> Tensor:
     if not (grad_mode and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad)):
         result = op(self, other)                                                      # 2
         _fits(result, self, name)
-        if self.data.flags.writeable: np.copyto(self.data, result.data, casting='unsafe')   # 3
-        else: self.data = result.data.astype(self.dtype)                              # read-only: copy on write
+        _store(self, result)                                                          # 3
         self._version[0] += 1
         return self
-    if self.data.base is not None and self.data.flags.writeable:                      # 4
-        raise RuntimeError(f"{name}: this tensor's data is a view of another array; changing it in place while "
-                           "a graph is recorded would cut it off from that array: .clone() it first")
+    if self.data.flags.writeable and _shares_with_views(self, other):                                # 4
+        raise RuntimeError(f"{name}: this tensor shares its memory with a view (`view`, `[...]`, `transpose`, ...) "
+                           "and one of them is part of a graph; changing it in place would leave the other's "
+                           "gradient wrong (PyTorch rewrites both graphs, microtorch does not): .clone() it first")
     old = _snapshot(self)
     result = op(old, old if other is self else other)                                 # `t += t` reads the old t
     _fits(result, self, name)
-    data = result.data.astype(self.dtype, copy=False)
-    self.data = data.copy() if np.may_share_memory(data, old.data) else data
+    _store(self, result)                                                              # aliases see it, as in 3
     self.dependencies, self._requires_grad = result.dependencies, result.requires_grad
     self._op, self._differentiable = getattr(result, '_op', None), result._differentiable
     self._version[0] += 1
     self._rebinds = getattr(self, '_rebinds', []) + [(self._version[0], old)]   # earlier edges lead to `old` (Leaf.target)
-    self._saved = tuple((self._version, self._version[0]) if counter is result._version else (counter, version)
-                        for counter, version in result._saved)                      # the result's own counter is ours now
+    self._saved = tuple(_saved_by(result, self, old, other is self))
     return self
+
+def _saved_by(result: Tensor, t: Tensor, old: Tensor, read_twice: bool):
+    "The versions `t`'s new node checks: the result's own output is `t` now; in `t *= t` a read of `t` is a read of the changed `t`."
+    for counter, version in result._saved:
+        if counter is result._version: yield t._version, t._version[0]
+        elif counter is old._version and read_twice: yield t._version, t._version[0] - 1   # torch refuses it too
+        else: yield counter, version
 
 # %% ../../nbs/07_broadcasting.ipynb #b6a4ee30
 def _scaled(other, alpha, like: Tensor):
@@ -325,20 +332,20 @@ def log(self):
 @patch_to(Tensor)
 def exp(self):
     "Exponential, elementwise."
-    out = _reads_output(Tensor.from_op(np.exp(self.data), (self, lambda g: g * _output(out)), saved=(), differentiable=True))
+    out = _reads_output(Tensor.from_op(np.exp(self.data), (self, lambda g: g * data_of(out)), saved=(), differentiable=True))
     return out
 
 @patch_to(Tensor)
 def sqrt(self):
     "Square root, elementwise (`nan` for negative inputs, as in numpy)."
-    out = _reads_output(Tensor.from_op(np.sqrt(self.data), (self, lambda g: g / (2 * _output(out))), saved=(), differentiable=True))
+    out = _reads_output(Tensor.from_op(np.sqrt(self.data), (self, lambda g: g / (2 * data_of(out))), saved=(), differentiable=True))
     return out
 
 @patch_to(Tensor)
 def tanh(self):
     "Hyperbolic tangent, elementwise."
     def slope(g):
-        y = _output(out)
+        y = data_of(out)
         return g * (1 - y * y)
     out = _reads_output(Tensor.from_op(np.tanh(self.data), (self, slope), saved=(), differentiable=True))
     return out
@@ -349,7 +356,7 @@ def sigmoid(self):
     "Logistic sigmoid $1/(1+e^{-x})$, elementwise; stable for any $x$."
     z = np.exp(-np.abs(self.data))
     def slope(g):
-        y = _output(out)
+        y = data_of(out)
         return g * y * (1 - y)
     out = _reads_output(Tensor.from_op(np.where(self.data >= 0, 1, z) / (1 + z), (self, slope), saved=(), differentiable=True))
     return out

@@ -11,7 +11,7 @@ import numpy as np
 from ..tensor import *
 from .._dtype import *
 from .._ops.arithmetic import *
-from .._ops.arithmetic import _reads_output, _output, _cast, _where, _array
+from .._ops.arithmetic import _reads_output, _cast, _where, _array
 from .._ops.shape import *
 from .._ops.where import *
 from .._ops.reductions import *
@@ -46,7 +46,7 @@ def softmax(self, axis=None, # the axis whose entries become probabilities (defa
     _, y = _shifted_exp(x.data, ax)
     y /= y.sum(axis=ax, keepdims=True)
     def grad_fn(g):
-        p = _output(out)                                  # y: the array, or the tensor in a recorded backward
+        p = data_of(out)                                  # y: the array, or the tensor in a recorded backward
         return p * (g - (g * p).sum(axis=ax, keepdims=True))
     out = _reads_output(Tensor.from_op(y, (x, grad_fn), differentiable=True))
     return out
@@ -63,7 +63,7 @@ def log_softmax(self, axis=None, # the axis to normalize over (default -1, the l
     total = e.sum(axis=ax, keepdims=True)
     with np.errstate(divide='ignore'): logp = shifted - np.log(total)   # log(0) only for an empty axis: no element
     def grad_fn(g):
-        y = _output(out)
+        y = data_of(out)
         p = np.exp(y) if isinstance(y, Tensor) else e / total           # the softmax
         return g - p * g.sum(axis=ax, keepdims=True)
     out = _reads_output(Tensor.from_op(logp, (x, grad_fn), differentiable=True))
