@@ -67,10 +67,10 @@ Tensor.__rmul__ = Tensor.__mul__
 # %% ../../nbs/07_broadcasting.ipynb #32434d70
 @patch_to(Tensor)
 def __sub__(self, other):
-    "Elementwise `self - other`, with broadcasting."
+    "Elementwise `self - other`, with broadcasting: the gradient flows to `self` unchanged, negated to `other`."
     other = as_operand(other, self)
-    return Tensor.from_op(binary_data(np.subtract, self, other, '-'),
-                          (self, lambda g: unbroadcast(g, self.shape)),
+    difference = binary_data(np.subtract, self, other, '-')
+    return Tensor.from_op(difference, (self, lambda g: unbroadcast(g, self.shape)),
                           (other, lambda g: unbroadcast(-g, other.shape)), saved=(), differentiable=True)
 
 @patch_to(Tensor)
@@ -303,25 +303,15 @@ def clamp_(self, min=None, max=None):
     "In place: values limited to `[min, max]` (either bound may be None)."
     return _inplace(self, _clamp, (min, max), 'clamp_')
 
-@patch_to(Tensor)
-def __iadd__(self, other):
-    "`self += other`: see `add_`."
-    return self.add_(other)
+def _augmented(symbol: str, method: str):
+    "The operator `self {symbol}= other`, which calls the in-place `method`."
+    def update(self, other): return getattr(self, method)(other)
+    update.__name__ = {'+': '__iadd__', '-': '__isub__', '*': '__imul__', '/': '__itruediv__'}[symbol]
+    update.__doc__ = f"`self {symbol}= other`: see `{method}`."
+    return update
 
-@patch_to(Tensor)
-def __isub__(self, other):
-    "`self -= other`: see `sub_`."
-    return self.sub_(other)
-
-@patch_to(Tensor)
-def __imul__(self, other):
-    "`self *= other`: see `mul_`."
-    return self.mul_(other)
-
-@patch_to(Tensor)
-def __itruediv__(self, other):
-    "`self /= other`: see `div_`."
-    return self.div_(other)
+for _symbol, _method in [('+', 'add_'), ('-', 'sub_'), ('*', 'mul_'), ('/', 'div_')]:
+    patch_to(Tensor)(_augmented(_symbol, _method))
 
 # %% ../../nbs/07_broadcasting.ipynb #91070d0d
 @patch_to(Tensor)

@@ -61,7 +61,9 @@ def _check_matmul(a: Tensor, b: Tensor):
 # %% ../../nbs/05_matmul.ipynb #c15a2033
 def _operands(self, other) -> tuple:
     "Both sides of a product as Tensors; an array or a number takes the other side's float dtype."
-    a = self if isinstance(self, Tensor) else as_operand(self, other) if isinstance(other, Tensor) else Tensor(self)
+    if isinstance(self, Tensor): a = self
+    elif isinstance(other, Tensor): a = as_operand(self, other)
+    else: a = Tensor(self)
     return a, as_operand(other, a)
 
 @patch_to(Tensor)
@@ -71,31 +73,33 @@ def matmul(self, other) -> Tensor:
     _check_matmul(a, b)
     return _matmul(a, b)
 
+_STRICT = {   # op: (ndim, operand names, what each must be, hint, do the shapes fit, the error when not)
+    "mm": (2, ("self", "mat2"), "a matrix", "use matmul (@) for vectors and batches", lambda a, b: a[1] == b[0],
+           lambda a, b: f"mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and {b[0]}x{b[1]})"),
+    "bmm": (3, ("batch1", "batch2"), "a 3D tensor", "use mm for two matrices, matmul (@) to broadcast",
+            lambda a, b: b[:2] == (a[0], a[2]),
+            lambda a, b: f"Expected size for first two dimensions of batch2 tensor to be: [{a[0]}, {a[2]}] but got: "
+                         f"[{b[0]}, {b[1]}] (batch1 has shape {a})")}
+
+def _strict_product(op: str, self, other) -> Tensor:
+    "The product for `mm` or `bmm`: only operands of exactly their rank and matching shapes (see `_STRICT`)."
+    ndim, names, kind, hint, fits, mismatch = _STRICT[op]
+    a, b = _operands(self, other)
+    for name, t in zip(names, (a, b)):
+        if t.ndim != ndim:
+            raise RuntimeError(f"{op}: {name} must be {kind}, got a {t.ndim}-D tensor of shape {t.shape}; {hint}")
+    if not fits(a.shape, b.shape): raise RuntimeError(f"{op}: {mismatch(a.shape, b.shape)}")
+    return _matmul(a, b)
+
 @patch_to(Tensor)
 def mm(self, mat2) -> Tensor:
     "Product of two matrices, and nothing else (as `torch.mm`): `(m, n) @ (n, p)`."
-    a, b = _operands(self, mat2)
-    for name, t in (("self", a), ("mat2", b)):
-        if t.ndim != 2:
-            raise RuntimeError(f"mm: {name} must be a matrix, got a {t.ndim}-D tensor of shape {t.shape}; "
-                               "use matmul (@) for vectors and batches")
-    if a.shape[1] != b.shape[0]:
-        raise RuntimeError(f"mm: mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
-                           f"{b.shape[0]}x{b.shape[1]})")
-    return _matmul(a, b)
+    return _strict_product("mm", self, mat2)
 
 @patch_to(Tensor)
 def bmm(self, mat2) -> Tensor:
     "Batched product of two 3-D tensors with the same batch size (as `torch.bmm`): `(B, m, n) @ (B, n, p)`."
-    a, b = _operands(self, mat2)
-    for name, t in (("batch1", a), ("batch2", b)):
-        if t.ndim != 3:
-            raise RuntimeError(f"bmm: {name} must be a 3D tensor, got shape {t.shape}; use mm for two matrices, "
-                               "matmul (@) to broadcast")
-    if b.shape[:2] != (a.shape[0], a.shape[2]):
-        raise RuntimeError(f"bmm: Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}] (batch1 has shape {a.shape})")
-    return _matmul(a, b)
+    return _strict_product("bmm", self, mat2)
 
 @patch_to(Tensor)
 def dot(self, other) -> Tensor:

@@ -584,21 +584,21 @@ class LeakyReLU(Module):
     def extra_repr(self): return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 # %% ../../nbs/11_softmax.ipynb #44050e6c
-class Softmax(Module):
-    "Layer form of `F.softmax` along `dim`."
+class _AlongDim(Module):
+    "A layer that applies its function `fn` along `dim`."
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
-    def forward(self, input: Tensor) -> Tensor: return softmax(input, self.dim, _stacklevel=5)
+    def forward(self, input: Tensor) -> Tensor: return type(self).fn(input, self.dim, _stacklevel=5)
     def extra_repr(self): return f"dim={self.dim}"
 
-class LogSoftmax(Module):
+class Softmax(_AlongDim):
+    "Layer form of `F.softmax` along `dim`."
+    fn = staticmethod(softmax)
+
+class LogSoftmax(_AlongDim):
     "Layer form of `F.log_softmax` along `dim`."
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-    def forward(self, input: Tensor) -> Tensor: return log_softmax(input, self.dim, _stacklevel=5)
-    def extra_repr(self): return f"dim={self.dim}"
+    fn = staticmethod(log_softmax)
 
 # %% ../../nbs/11_softmax.ipynb #25dbf8f8
 from .functional import _reduction, _tensor

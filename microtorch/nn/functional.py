@@ -29,10 +29,12 @@ def _floating(t: Tensor, name: str, what: str = "input"):
     if t.dtype.kind != 'f':
         raise NotImplementedError(f"{name} needs floating {what}, got {t.dtype}; convert it first, e.g. x.float()")
 
-def _softmax_axis(t: Tensor, axis):
-    "The one axis of `t` to normalize over (negatives from the end), or None for a 0-d tensor."
-    ax = normalize_axis(axis, max(t.ndim, 1))
-    return ax if t.ndim else None
+def _softmax_input(t: Tensor, axis, dim, dtype, name: str):
+    "The input of softmax or log-softmax (cast to `dtype` if given, floating) and its one axis (None for 0-d)."
+    x = t if dtype is None else t.to(dtype)
+    _floating(x, name)
+    ax = normalize_axis(pick(axis, dim, 'axis', 'dim', -1), max(x.ndim, 1))
+    return x, (ax if x.ndim else None)
 
 # %% ../../nbs/11_softmax.ipynb #c2aa70c9
 @patch_to(Tensor)
@@ -40,9 +42,7 @@ def softmax(self, axis=None, # the axis whose entries become probabilities (defa
             dim=None,        # PyTorch's name for `axis`
             dtype=None):     # cast the input to this dtype first (torch's `dtype=`)
     "Probabilities along `axis`, exp(x) / sum(exp(x)), computed stably as one op."
-    x = self if dtype is None else self.to(dtype)
-    _floating(x, 'softmax')
-    ax = _softmax_axis(x, pick(axis, dim, 'axis', 'dim', -1))
+    x, ax = _softmax_input(self, axis, dim, dtype, 'softmax')
     _, y = _shifted_exp(x.data, ax)
     y /= y.sum(axis=ax, keepdims=True)
     def grad_fn(g):
@@ -56,9 +56,7 @@ def log_softmax(self, axis=None, # the axis to normalize over (default -1, the l
                 dim=None,        # PyTorch's name for `axis`
                 dtype=None):     # cast the input to this dtype first (torch's `dtype=`)
     "Log-probabilities along `axis`, (x - max) - log(sum(exp(x - max))), as one op."
-    x = self if dtype is None else self.to(dtype)
-    _floating(x, 'log_softmax')
-    ax = _softmax_axis(x, pick(axis, dim, 'axis', 'dim', -1))
+    x, ax = _softmax_input(self, axis, dim, dtype, 'log_softmax')
     shifted, e = _shifted_exp(x.data, ax)
     total = e.sum(axis=ax, keepdims=True)
     with np.errstate(divide='ignore'): logp = shifted - np.log(total)   # log(0) only for an empty axis: no element

@@ -29,6 +29,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             "but got " + _typename(params))
+        self.check(defaults)                 # hyper-parameters first, as torch
         self.defaults, self.state, self.param_groups, self._scratch = defaults, defaultdict(dict), [], {}
         groups = list(params)
         if not groups: raise ValueError("optimizer got an empty parameter list")
@@ -123,10 +124,8 @@ class SGD(Optimizer):
                  weight_decay=0,     # λ: adds λ·p to the gradient
                  nesterov=False,     # use the look-ahead step g + μ·b
                  *, maximize=False): # climb the objective instead of descending
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
-        self.check(defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize))
 
     def check(self, group):
         "torch's checks: lr, momentum and weight decay are >= 0; Nesterov needs momentum and no dampening."
@@ -161,10 +160,8 @@ class Adam(Optimizer):
                  amsgrad=False,           # divide by the largest second moment seen so far
                  *, maximize=False,       # climb the objective instead of descending
                  decoupled_weight_decay=False):  # AdamW's decay: p ← p(1 - ηλ) instead of g ← g + λp
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
-        self.check(defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize, decoupled_weight_decay=decoupled_weight_decay))
 
     def check(self, group):
         "torch's checks: lr, eps and weight decay are >= 0, each beta is in [0, 1)."
