@@ -196,6 +196,9 @@ def cross_entropy(input, # scores: (C,), (N, C) or (N, C, d1, ...), classes in d
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if np.shape(target.data if isinstance(target, Tensor) else target) == input.shape:
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
+    plain = weight is None and not label_smoothing and reduction == 'mean' and input.ndim == 2
+    ids = _valid_ids(target, input) if plain and not 0 <= ignore_index < input.shape[1] else None
+    if ids is not None: return _mean_cross_entropy(input, ids)
     ids, kept, row_weight, w, shape = _class_targets(input, target, weight, ignore_index, 'cross_entropy')
     x = _class_rows(input.data)
     (m, c), rows, eps = x.shape, np.arange(len(ids)), label_smoothing
@@ -218,6 +221,25 @@ def cross_entropy(input, # scores: (C,), (N, C) or (N, C, d1, ...), classes in d
         return _unrows(_cast(grad, x.dtype), input.shape)
     return Tensor.from_op(np.asarray(_reduce_rows(loss, denominator, reduction, shape), x.dtype), (input, grad_fn),
                           differentiable=True)
+
+def _valid_ids(target, input: Tensor):
+    "`target`'s class ids if they are plain: an integer (N,) array of ids in [0, C) for (N, C) scores; else None."
+    t = target.data if isinstance(target, Tensor) else target
+    if not (isinstance(t, np.ndarray) and t.dtype.kind in 'iu' and t.shape == input.shape[:1] and t.size): return None
+    return t if 0 <= t.min() and t.max() < input.shape[1] else None
+
+def _mean_cross_entropy(input: Tensor, ids: np.ndarray) -> Tensor:
+    "The everyday case in fewer passes: (N, C) scores, valid class ids, no weights or smoothing, the mean over rows."
+    m, rows = len(ids), np.arange(len(ids))
+    shifted, probs = _shifted_exp(input.data, 1)
+    total = probs.sum(axis=1, keepdims=True)
+    loss = np.log(total).mean() - shifted[rows, ids].mean()
+    probs /= total                                                  # the softmax, kept for the backward
+    def grad_fn(g):
+        scores = data_of(input)                                     # a tensor only in a recorded backward
+        p = scores.softmax(dim=1) if isinstance(scores, Tensor) else probs
+        return _sub_at_targets(p * (g / m), g / m, rows, ids)
+    return Tensor.from_op(np.asarray(loss, input.dtype), (input, grad_fn), differentiable=True)
 
 def _cross_entropy_probabilities(input: Tensor, target, weight, reduction: str, eps: float) -> Tensor:
     "Cross-entropy against class probabilities (a float target of the input's shape)."
