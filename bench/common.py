@@ -1,5 +1,6 @@
 "What every contender shares: the job's constants, the setup file, batching, timing and the task runner."
-import argparse, json, resource, sys, time
+import argparse, json, os, resource, subprocess, sys, time
+from pathlib import Path
 import numpy as np
 
 THREADS = 2
@@ -8,6 +9,12 @@ SIZES = (784, 128, 64, 10)      # the MLP: 784-128-64-10, ReLU between layers
 BATCH, LR = 128, 0.1
 OP_SHAPE = (8, 8)               # "tiny" tensors of the per-op overhead test
 GRAPH_SIZES = (1_000, 10_000, 100_000)
+
+def run_worker(cmd: list, env: dict) -> dict:
+    "Run a worker (`cmd` prints its result as JSON) in a fresh process with `env` added; its result, or the error's last line."
+    proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, env={**os.environ, **env}, capture_output=True, text=True)
+    if proc.returncode: return {"error": (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]}
+    return json.loads(proc.stdout)
 
 def load_setup(path) -> dict:
     "The arrays every contender starts from: data, initial weights, one batch order per epoch."

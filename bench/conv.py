@@ -12,9 +12,10 @@ accuracy. Runs are interleaved (microtorch, torch, numpy, microtorch, ...) and w
 returning it to the kernel after each step. The numpy contenders allocate ~20 MB of temporaries per step, and
 by default fault them back in page by page every step (see the "memory allocator" section of nbs/20_conv.ipynb).
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, sys, time
 from pathlib import Path
 import numpy as np
+from bench.common import run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/"bench"/"results"
@@ -42,13 +43,10 @@ def write_setup(path: Path, batches: int, seed=0) -> Path:
 
 def run(contender: str, setup: Path, args) -> dict:
     "One contender in a fresh process with the thread limits; its JSON result (or the error)."
-    env = {**os.environ, **{v: str(args.threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    env = {v: str(args.threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     if args.top_pad: env["MALLOC_TOP_PAD_"] = str(args.top_pad << 20)
-    cmd = [sys.executable, "-m", "bench.conv", "--worker", contender, "--setup", str(setup), "--threads", str(args.threads),
-           "--batches", str(args.batches), "--warmup", str(args.warmup)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    if proc.returncode: return {"error": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]}
-    return json.loads(proc.stdout)
+    return run_worker([sys.executable, "-m", "bench.conv", "--worker", contender, "--setup", str(setup), "--threads", str(args.threads),
+                       "--batches", str(args.batches), "--warmup", str(args.warmup)], env)
 
 def summary(results: dict) -> dict:
     "Median and best ms per step (wall and CPU), accuracy, and the microtorch ratios."
@@ -78,6 +76,25 @@ def table(s: dict) -> str:
             lines.append(f"microtorch / {other}: {r['step_ms']:.2f}x (median), {r['best_ms']:.2f}x (best), {r['cpu_ms']:.2f}x (CPU time)")
     return "\n".join(lines)
 
+def measure(args=None, runs: int = 3) -> dict:
+    "Time every contender `args.runs` times, interleaved: {task, unit, config, contenders: {name: [ms per step per run]}, runs, summary}."
+    from bench.run import wait_for_quiet
+    args = args or argparse.Namespace(runs=runs, batches=300, warmup=20, threads=2, top_pad=0, only=CONTENDERS)
+    OUT.mkdir(parents=True, exist_ok=True)
+    print("conv setup: MNIST, initial weights, batch order ...", flush=True)
+    setup = write_setup(OUT/"conv_setup.npz", args.warmup + args.batches)
+    results = {c: [] for c in args.only}
+    try:
+        for i in range(args.runs):
+            for c in args.only:
+                busy = wait_for_quiet()
+                print(f"conv run {i + 1}/{args.runs}: {c} (others used {100 * busy:.0f}% CPU) ...", flush=True)
+                results[c].append({**run(c, setup, args), "others_busy": busy})
+    finally: setup.unlink()
+    return {"task": "conv", "unit": "ms per step", "config": {"batch": BATCH, "lr": LR, "timed_steps": args.batches, "threads": args.threads},
+            "contenders": {c: [r["step_ms"] for r in rs if "step_ms" in r] for c, rs in results.items()},
+            "runs": results, "summary": summary(results)}
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=3, help="fresh processes per contender (default 3)")
@@ -90,18 +107,7 @@ def main():
     p.add_argument("--setup", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker: return json.dump(WORKERS[args.worker](args), sys.stdout)
-    from bench.run import wait_for_quiet
-    OUT.mkdir(parents=True, exist_ok=True)
-    print("setup: MNIST, initial weights, batch order ...", flush=True)
-    setup = write_setup(OUT/"conv_setup.npz", args.warmup + args.batches)
-    results = {c: [] for c in args.only}
-    try:
-        for i in range(args.runs):
-            for c in args.only:
-                busy = wait_for_quiet()
-                print(f"run {i + 1}/{args.runs}: {c} (others used {100 * busy:.0f}% CPU) ...", flush=True)
-                results[c].append({**run(c, setup, args), "others_busy": busy})
-    finally: setup.unlink()
+    results = measure(args)["runs"]
     s = summary(results)
     malloc = f"MALLOC_TOP_PAD_ {args.top_pad} MB" if args.top_pad else "glibc's default malloc settings"
     print(f"\nLeNet-5, batch {BATCH}, {args.batches} timed steps, {args.threads} thread(s), {malloc}, median of {args.runs} runs\n" + table(s))

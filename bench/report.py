@@ -1,7 +1,9 @@
 "Summaries, tables and the plot of a benchmark result (used by `bench/run.py` and the docs page)."
 import numpy as np
 
-TARGETS = {"vs_torch": 1.1, "vs_numpy": 1.35, "chain_1e5_s": 2.0, "linear_growth": 20.0, "acc_spread": 0.005}
+TARGETS = {"vs_torch": 1.1, "vs_numpy": 1.35, "chain_1e5_s": 2.0, "linear_growth": 20.0, "acc_spread": 0.005,
+           "conv_vs_torch": 2.0, "conv_vs_numpy": 1.0, "charlm_vs_torch": 2.0}
+STEP_TASKS = {"conv": "LeNet-5 on MNIST, one training step (batch 64)", "charlm": "the chapter-21 GPT, one training iteration"}
 
 def _ok(runs): return [r for r in runs if "error" not in r]
 
@@ -38,9 +40,21 @@ def summarize(res: dict) -> dict:
         checks["chain of 1e5 ops: backward < 2 s"] = mts["chain"]["100000"] < TARGETS["chain_1e5_s"]
         checks["diamond ladder linear (1e4 -> 1e5 levels: < 20x time)"] = (
             mts["diamond"]["100000"] / mts["diamond"]["10000"] < TARGETS["linear_growth"])
+    for task in STEP_TASKS:
+        if task in res: s[task] = _step_summary(res[task])
+    ratio = lambda task, other: s.get(task, {}).get("ratios", {}).get(f"microtorch/{other}")
+    if ratio("conv", "torch") is not None: checks["LeNet step <= 2.0x torch"] = ratio("conv", "torch") <= TARGETS["conv_vs_torch"]
+    if ratio("conv", "numpy") is not None: checks["LeNet step <= the numpy im2col floor"] = ratio("conv", "numpy") <= TARGETS["conv_vs_numpy"]
+    if ratio("charlm", "torch") is not None: checks["GPT iteration <= 2.0x torch"] = ratio("charlm", "torch") <= TARGETS["charlm_vs_torch"]
     s["targets"] = checks
     res["summary"] = s
     return s
+
+def _step_summary(task: dict) -> dict:
+    "Median per contender of a step benchmark (`bench/conv.py`, `bench/charlm.py`) and microtorch's ratios to the others."
+    med = {c: float(np.median(v)) for c, v in task["contenders"].items() if v}
+    ratios = {f"microtorch/{c}": med["microtorch"] / m for c, m in med.items() if c != "microtorch" and "microtorch" in med}
+    return {"median": med, "ratios": ratios}
 
 def _md(header, rows) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -81,6 +95,13 @@ def format_table(res: dict) -> str:
         out.append(_md(("op", "microtorch fwd", "torch fwd", "microtorch fwd+bwd", "torch fwd+bwd"),
                        [(n, us("microtorch", n, "forward_us"), us("torch", n, "forward_us"),
                          us("microtorch", n, "fwd_bwd_us"), us("torch", n, "fwd_bwd_us")) for n in names]))
+    for task, title in STEP_TASKS.items():
+        if task not in res: continue
+        med, unit = s[task]["median"], res[task]["unit"]
+        out.append(f"\n{title}: {unit}, every run and the median\n")
+        out.append(_md(("contender", f"{unit} (median)", "runs", "microtorch / this"),
+                       [(c, f"{m:.1f}", " ".join(f"{v:.1f}" for v in res[task]["contenders"][c]), f"{med['microtorch'] / m:.2f}" if "microtorch" in med else "")
+                        for c, m in med.items()]))
     sc = res["scaling"]
     if sc:
         rows = [(f"{kind} {int(n):,}", *(f"{sc[c][kind][n]:.4f}" if c in sc and sc[c] else "-" for c in ("microtorch", "torch")))

@@ -12,6 +12,7 @@ from bench.report import format_table, plot, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENDERS = ("microtorch", "torch", "numpy")
+TASKS = ("mlp", "userloop", "ops", "scaling", "conv", "charlm")
 
 def load_mnist(root):
     "MNIST through microtorch's own loader (downloads and verifies the IDX files once): flat float32 x, int64 y."
@@ -85,7 +86,9 @@ def main():
     p.add_argument("--data", default=os.environ.get("MNIST_ROOT"), help="MNIST root (IDX files under MNIST/raw); default: microtorch's cache")
     p.add_argument("--out", default=ROOT/"bench"/"results", type=Path, help="where latest.json and latest.png go")
     p.add_argument("--only", nargs="+", choices=CONTENDERS, default=CONTENDERS, help="contenders to run")
-    p.add_argument("--skip-micro", action="store_true", help="skip the per-op and graph-scaling measurements")
+    p.add_argument("--tasks", nargs="+", choices=TASKS, default=TASKS, help="what to measure (default all): the MNIST MLP epoch, "
+                   "the user-style loop, per-op overhead, graph scaling, a LeNet-5 step (bench/conv.py), a GPT step (bench/charlm.py)")
+    p.add_argument("--skip-micro", action="store_true", help="skip the per-op and graph-scaling measurements (same as leaving out ops and scaling)")
     p.add_argument("--patience", type=float, default=20, help="seconds to wait for other processes to calm down before each run")
     p.add_argument("--publish", action="store_true", help="also write nbs/benchmarks.json and re-execute the benchmarks page nbs/*_benchmarks.ipynb")
     args = p.parse_args()
@@ -94,24 +97,26 @@ def main():
     t0 = time.perf_counter()
     print(f"setup: MNIST from {args.data or 'the default cache'}, initial weights, batch orders ...", flush=True)
     setup = write_setup(args.out/"setup.npz", args.data)
+    tasks = [t for t in args.tasks if not (args.skip_micro and t in ("ops", "scaling"))]
     results = {"meta": meta(args.runs), "mlp": {c: [] for c in contenders}, "userloop": {}, "ops": {}, "scaling": {}}
     try:
-        for i in range(args.runs):      # interleaved, so a busy moment of the machine hits every contender alike
+        for i in range(args.runs if "mlp" in tasks else 0):      # interleaved, so a busy moment of the machine hits every contender alike
             for c in contenders:
                 busy = wait_for_quiet(patience=args.patience)
                 print(f"mlp run {i + 1}/{args.runs}: {c} (others used {100 * busy:.0f}% CPU) ...", flush=True)
                 results["mlp"][c].append({**run(c, "mlp", setup), "others_busy": busy})
-        for c in [c for c in contenders if c != "numpy"]:
+        for c in [c for c in contenders if c != "numpy" and "userloop" in tasks]:
             wait_for_quiet(patience=args.patience)
             print(f"user-style loop: {c} ...", flush=True)
             results["userloop"][c] = run(c, "userloop", setup)
     finally: setup.unlink()
-    if not args.skip_micro:
-        for c in [c for c in contenders if c != "numpy"]:
-            for task in ("ops", "scaling"):
-                wait_for_quiet(patience=args.patience)
-                print(f"{task}: {c} ...", flush=True)
-                results[task][c] = run(c, task).get(task, {})
+    for c in [c for c in contenders if c != "numpy"]:
+        for task in [t for t in ("ops", "scaling") if t in tasks]:
+            wait_for_quiet(patience=args.patience)
+            print(f"{task}: {c} ...", flush=True)
+            results[task][c] = run(c, task).get(task, {})
+    if "conv" in tasks: results["conv"] = importlib.import_module("bench.conv").measure(runs=3)
+    if "charlm" in tasks: results["charlm"] = importlib.import_module("bench.charlm").measure(runs=3, patience=args.patience)
     results["meta"]["load_after"] = os.getloadavg()
     summarize(results)
     print("\n" + format_table(results))

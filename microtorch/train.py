@@ -305,23 +305,26 @@ def _staging_dir(out: Path) -> Path:
     try: return Path(tempfile.mkdtemp(dir=out.resolve().parent, prefix=f".{out.resolve().name}.", suffix=".staging"))
     except OSError: return Path(tempfile.mkdtemp(dir=out, prefix=".staging."))
 
-def _publish(staging: Path, out: Path):
-    "Replace the outputs in `out` by those in `staging`: remove every old one (the record first), then move the new ones in (the record last)."
-    for name in reversed(OUTPUTS): (out / name).unlink(missing_ok=True)
-    for name in OUTPUTS:
+def _publish(staging: Path, out: Path, names=OUTPUTS):
+    "Replace the outputs `names` in `out` by those in `staging`: remove every old one (the record, last name, first), then move the new ones in (the record last)."
+    for name in reversed(names): (out / name).unlink(missing_ok=True)
+    for name in names:
         if (staging / name).exists(): os.replace(staging / name, out / name)
 
-def _write_outputs(model, history: dict, metrics: dict, out: Path) -> list:
-    "Write model.npz, loss.png and metrics.json (listing the files) to a staging folder, then publish them to `out`; the names written."
+def _plot_or_say(plot, path: Path, prog: str):
+    "Save the figure `plot(path)` draws; without matplotlib, say so on stderr instead."
+    try: plot(path)
+    except ImportError: print(f"{prog}: matplotlib is not installed, so no {path.name} (pip install matplotlib)", file=sys.stderr)
+
+def _write_outputs(writers: dict, metrics: dict, out: Path) -> list:
+    "Write each output with `writers[name](path)` and metrics.json (listing the files) to a staging folder, then publish them to `out`; the names written."
     staging = None
     try:
         staging = _staging_dir(out)
-        save_model(model, staging / "model.npz")
-        try: plot_history(history, staging / "loss.png")
-        except ImportError: print("microtorch-mnist: matplotlib is not installed, so no loss.png (pip install matplotlib)", file=sys.stderr)
+        for name, write in writers.items(): write(staging / name)
         metrics["files"] = sorted(p.name for p in staging.iterdir()) + ["metrics.json"]
         _atomic_write(staging / "metrics.json", lambda f: f.write(json.dumps(metrics, indent=2).encode()))
-        _publish(staging, out)
+        _publish(staging, out, (*writers, "metrics.json"))
     except OSError as e: raise _Failure(f"could not write the outputs to {out} ({e.strerror or e}); pass --out DIR with another folder") from None
     finally:
         if staging is not None: shutil.rmtree(staging, ignore_errors=True)
@@ -353,19 +356,25 @@ def _run(args, out: Path):
                "model": {"name": args.model, "parameters": model.params_count(), "repr": repr(model)},
                "epochs": history["epochs"],
                "summary": {"epochs": args.epochs, "test_accuracy": last["test_accuracy"], "test_loss": last["test_loss"], "seconds": seconds}}
-    written = _write_outputs(model, history, metrics, out)
+    written = _write_outputs({"model.npz": lambda path: save_model(model, path),
+                              "loss.png": lambda path: _plot_or_say(lambda p: plot_history(history, p), path, "microtorch-mnist")},
+                             metrics, out)
     print(f"test accuracy {last['test_accuracy']:.2%} (test loss {last['test_loss']:.4f}) after {_plural(args.epochs, 'epoch')}, "
           f"{seconds / args.epochs:.1f} s/epoch; wrote {', '.join(written)} to {out}")
 
 def main(argv=None):
     "Command line: train an MNIST classifier and write metrics.json, loss.png and model.npz to --out (returns None: exit status 0)."
     args = _parser().parse_args(argv)               # bad arguments: usage and a one-line message, exit status 2
-    out, done = Path(args.out).expanduser(), False
-    created = _new_dirs(out)                        # removed again if the run fails and leaves them empty
-    try: _run(args, out); done = True
-    except _Failure as e: raise SystemExit(f"microtorch-mnist: {e}") from None
+    out = Path(args.out).expanduser()
+    _as_command("microtorch-mnist", out, lambda: _run(args, out))
+
+def _as_command(prog: str, out: Path, run):
+    "Call `run()` as the command `prog`: a `_Failure` is one line and exit status 1, Ctrl-C exits 130, a failed run leaves no new empty `out`."
+    created, done = _new_dirs(out), False           # the folders to remove again if the run fails and leaves them empty
+    try: run(); done = True
+    except _Failure as e: raise SystemExit(f"{prog}: {e}") from None
     except KeyboardInterrupt:
-        print("microtorch-mnist: interrupted", file=sys.stderr, flush=True)
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
         raise SystemExit(130) from None
     finally:
         if not done:
