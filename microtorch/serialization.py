@@ -42,6 +42,12 @@ def _write_zip(obj, f):
         for i, arr in enumerate(enc.arrays):
             with z.open(f"a{i}.npy", 'w', force_zip64=True) as member: np.save(member, arr, allow_pickle=False)
 
+def _umask() -> int:
+    "This process's file-creation mask (reading it means setting it, so it is set straight back)."
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
 def save(obj, f):
     "Write `obj` (a state dict, or nested lists/dicts of tensors, arrays, numbers, strings) to the path or file `f`."
     if not isinstance(f, (str, os.PathLike)): return _write_zip(obj, f)
@@ -49,6 +55,7 @@ def save(obj, f):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix='.part')
     try:
         with os.fdopen(fd, 'wb') as out: _write_zip(obj, out)
+        os.chmod(tmp, 0o666 & ~_umask())           # mkstemp makes the file private; a saved model is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

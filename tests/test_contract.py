@@ -784,3 +784,14 @@ def test_bad_dim_message_says_expected_range_and_given():
     with pytest.raises(IndexError) as e:
         mt.ones(2, 3).sum(dim=2)
     assert "[-2, 1]" in str(e.value) and "2" in str(e.value)
+
+
+def test_saved_files_are_ordinary_files(tmp_path):
+    "mt.save writes through a private temporary file, but the result has the permissions any new file gets (umask)."
+    import os, stat
+    mask = os.umask(0o022)
+    try:
+        mt.save({"w": mt.ones(2)}, tmp_path / "model.pt")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(os.stat(tmp_path / "model.pt").st_mode) == 0o644

@@ -472,7 +472,7 @@ def gelu(self, approximate: str = 'none'):
     _floating(self, 'gelu')
     x = self.data
     if approximate == 'tanh':
-        th = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x ** 3))
+        th = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))   # x * x * x: numpy's general pow is 30x slower
         def grad_tanh(g):
             v = data_of(self)                               # x: the array, or the tensor in a recorded backward
             t = np.tanh(_SQRT_2_OVER_PI * (v + _GELU_CUBIC * v * v * v)) if isinstance(v, Tensor) else th
