@@ -35,6 +35,21 @@ def timeit(fn, number: int, repeat: int = 5) -> float:
         rounds.append((time.perf_counter() - t0) / number)
     return float(np.median(rounds))
 
+def training_step(model, opt, cross_entropy, tensor):
+    "One step as users write it, in either framework: the batch's loss, `zero_grad`, `backward`, `step`; returns the loss tensor."
+    def step(x, y):
+        loss = cross_entropy(model(tensor(x)), tensor(y))
+        opt.zero_grad(); loss.backward(); opt.step()
+        return loss
+    return step
+
+def epoch_trainer(step):
+    "`train_epoch(x, y, perm)` for `mlp_job`: `step` over the batches in the order `perm`; the last loss as a float."
+    def train_epoch(x_all, y_all, perm):
+        for x, y in batches(x_all, y_all, perm): loss = step(x, y)
+        return loss.item()
+    return train_epoch
+
 def mlp_job(setup: dict, train_epoch, accuracy) -> dict:
     "Epoch 1 warms up, epoch 2 is timed (same batch orders for all contenders); then test accuracy."
     times = []

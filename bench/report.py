@@ -3,7 +3,7 @@ import numpy as np
 
 TARGETS = {"vs_torch": 1.1, "vs_numpy": 1.35, "chain_1e5_s": 2.0, "linear_growth": 20.0, "acc_spread": 0.005,
            "conv_vs_torch": 2.0, "conv_vs_numpy": 1.0, "charlm_vs_torch": 2.0}
-STEP_TASKS = {"conv": "LeNet-5 on MNIST, one training step (batch 64)", "charlm": "the chapter-21 GPT, one training iteration"}
+STEP_TASKS = {"conv": "LeNet-5 on MNIST, one training step (batch 64)", "charlm": "GPT of chapter 21, one training iteration"}
 
 def _ok(runs): return [r for r in runs if "error" not in r]
 
@@ -77,7 +77,8 @@ def format_table(res: dict) -> str:
             "the CPUs; their times are slower and noisier than on a quiet machine.\n") if busy_runs else "\n"
     out = ["MNIST MLP 784-128-64-10, batch 128, SGD lr 0.1, float32, "
            f"{res['meta']['threads']} threads; epoch 2 of each run (median of {res['meta']['runs']})" + busy,
-           _md(("contender", "epoch s (median)", "best", "runs", "microtorch / this", "test acc", "dtypes"), rows)]
+           _md(("contender", "epoch s (median)", "best", "runs", "microtorch / this", "test acc", "dtypes"), rows)
+           if rows else "not measured in this run."]
     if s["ratios"]:
         out.append("\nmicrotorch / other, epoch medians: " + ", ".join(f"**{k} = {v:.2f}**" for k, v in s["ratios"].items())
                    + "; best runs: " + ", ".join(f"{k} = {v:.2f}" for k, v in s["ratios_best"].items()))
@@ -96,7 +97,8 @@ def format_table(res: dict) -> str:
                        [(n, us("microtorch", n, "forward_us"), us("torch", n, "forward_us"),
                          us("microtorch", n, "fwd_bwd_us"), us("torch", n, "fwd_bwd_us")) for n in names]))
     for task, title in STEP_TASKS.items():
-        if task not in res: continue
+        if task not in res:
+            out.append(f"\n{title}: not measured in this run."); continue
         med, unit = s[task]["median"], res[task]["unit"]
         out.append(f"\n{title}: {unit}, every run and the median\n")
         out.append(_md(("contender", f"{unit} (median)", "runs", "microtorch / this"),

@@ -98,7 +98,7 @@ def main():
     print(f"setup: MNIST from {args.data or 'the default cache'}, initial weights, batch orders ...", flush=True)
     setup = write_setup(args.out/"setup.npz", args.data)
     tasks = [t for t in args.tasks if not (args.skip_micro and t in ("ops", "scaling"))]
-    results = {"meta": meta(args.runs), "mlp": {c: [] for c in contenders}, "userloop": {}, "ops": {}, "scaling": {}}
+    results = {"meta": meta(args.runs), "mlp": {c: [] for c in contenders if "mlp" in tasks}, "userloop": {}, "ops": {}, "scaling": {}}
     try:
         for i in range(args.runs if "mlp" in tasks else 0):      # interleaved, so a busy moment of the machine hits every contender alike
             for c in contenders:
@@ -116,7 +116,8 @@ def main():
             print(f"{task}: {c} ...", flush=True)
             results[task][c] = run(c, task).get(task, {})
     if "conv" in tasks: results["conv"] = importlib.import_module("bench.conv").measure(runs=3)
-    if "charlm" in tasks: results["charlm"] = importlib.import_module("bench.charlm").measure(runs=3, patience=args.patience)
+    if "charlm" in tasks and importlib.util.find_spec("bench.charlm"):       # bench/charlm.py: the chapter-21 GPT
+        results["charlm"] = importlib.import_module("bench.charlm").measure(runs=3, patience=args.patience)
     results["meta"]["load_after"] = os.getloadavg()
     summarize(results)
     print("\n" + format_table(results))

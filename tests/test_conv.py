@@ -149,3 +149,15 @@ def test_modules_are_in_nn_and_functional():
     assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
     bn(mt.randn(3, 4, 2, 2))
     assert int(bn.state_dict()["num_batches_tracked"].item()) == 1
+
+@pytest.mark.parametrize("env, tuned", [({}, True), ({"MICROTORCH_KEEP_FREED_MB": "0"}, False), ({"MALLOC_TOP_PAD_": str(1 << 20)}, False)])
+def test_first_convolution_tunes_malloc_unless_told_not_to(env, tuned):
+    "On glibc the first conv2d of a process keeps freed memory, unless MICROTORCH_KEEP_FREED_MB=0 or glibc's own MALLOC_ variables are set."
+    import ctypes, os, subprocess, sys
+    try: ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError): pytest.skip("not glibc: tuning malloc is a no-op")
+    code = ("import microtorch as mt, microtorch.nn.functional as F; from microtorch._ops import conv\n"
+            "F.conv2d(mt.randn(1, 1, 4, 4), mt.randn(1, 1, 3, 3)); print(conv._tune_malloc())")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MICROTORCH_KEEP"))}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(tuned)

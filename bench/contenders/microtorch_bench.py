@@ -1,7 +1,8 @@
 "microtorch: the same MLP written with the public API, as a user would."
 import numpy as np
 import microtorch as mt
-from bench.common import BATCH, LR, OP_SHAPE, SIZES, batches, load_setup, mlp_job, ops_job, run_task, scaling_job, user_loop_job
+from bench.common import (BATCH, LR, OP_SHAPE, SIZES, epoch_trainer, load_setup, mlp_job, ops_job, run_task, scaling_job,
+                          training_step, user_loop_job)
 
 def model_and_opt(setup):
     "The MLP with the shared initial weights, and its SGD."
@@ -24,27 +25,16 @@ def mlp(args) -> dict:
     setup = load_setup(args.setup)
     model, opt = model_and_opt(setup)
 
-    def train_epoch(x_all, y_all, perm):
-        for x, y in batches(x_all, y_all, perm):
-            loss = mt.nn.functional.cross_entropy(model(mt.from_numpy(x)), mt.from_numpy(y))
-            opt.zero_grad(); loss.backward(); opt.step()
-        return loss.item()
-
     def accuracy(x, y):
         with mt.no_grad(): return (model(mt.from_numpy(x)).argmax(dim=1).numpy() == y).mean()
 
-    result = mlp_job(setup, train_epoch, accuracy)
+    result = mlp_job(setup, epoch_trainer(training_step(model, opt, mt.nn.functional.cross_entropy, mt.from_numpy)), accuracy)
     result["dtypes"] = float_dtypes(model, setup["x_train"][:BATCH], setup["y_train"][:BATCH])
     return result
 
 def user_loop(args) -> dict:
     setup = load_setup(args.setup)
-    model, opt = model_and_opt(setup)
-    def step(x, y):
-        loss = mt.nn.functional.cross_entropy(model(mt.from_numpy(x)), mt.from_numpy(y))
-        opt.zero_grad(); loss.backward(); opt.step()
-        return loss
-    return user_loop_job(setup, step)
+    return user_loop_job(setup, training_step(*model_and_opt(setup), mt.nn.functional.cross_entropy, mt.from_numpy))
 
 def tiny(): return mt.Tensor(np.random.default_rng(0).standard_normal(OP_SHAPE, np.float32), requires_grad=True)
 

@@ -3,7 +3,8 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from bench.common import LR, OP_SHAPE, SIZES, THREADS, batches, load_setup, mlp_job, ops_job, run_task, scaling_job, user_loop_job
+from bench.common import (LR, OP_SHAPE, SIZES, THREADS, epoch_trainer, load_setup, mlp_job, ops_job, run_task, scaling_job,
+                          training_step, user_loop_job)
 
 torch.set_num_threads(THREADS)
 
@@ -20,27 +21,16 @@ def mlp(args) -> dict:
     setup = load_setup(args.setup)
     model, opt = model_and_opt(setup)
 
-    def train_epoch(x_all, y_all, perm):
-        for x, y in batches(x_all, y_all, perm):
-            loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
-            opt.zero_grad(); loss.backward(); opt.step()
-        return loss.item()
-
     def accuracy(x, y):
         with torch.no_grad(): return (model(torch.from_numpy(x)).argmax(1).numpy() == y).mean()
 
-    result = mlp_job(setup, train_epoch, accuracy)
+    result = mlp_job(setup, epoch_trainer(training_step(model, opt, F.cross_entropy, torch.from_numpy)), accuracy)
     result["dtypes"] = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()})
     return result
 
 def user_loop(args) -> dict:
     setup = load_setup(args.setup)
-    model, opt = model_and_opt(setup)
-    def step(x, y):
-        loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
-        opt.zero_grad(); loss.backward(); opt.step()
-        return loss
-    return user_loop_job(setup, step)
+    return user_loop_job(setup, training_step(*model_and_opt(setup), F.cross_entropy, torch.from_numpy))
 
 def tiny(): return torch.tensor(np.random.default_rng(0).standard_normal(OP_SHAPE, np.float32), requires_grad=True)
 
