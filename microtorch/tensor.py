@@ -117,7 +117,7 @@ def _version_of(view: Tensor, parents) -> list:
     for t, _ in parents:
         if np.may_share_memory(view.data, t.data):
             view._base = t                               # both remember, for in-place ops (chapter 07)
-            if view.dependencies: t.__dict__.setdefault('_views', weakref.WeakSet()).add(view)
+            t.__dict__.setdefault('_views', weakref.WeakSet()).add(view)
             return t._version
     return [0]
 

@@ -11,7 +11,7 @@ The same program (a list of steps) is interpreted once with each library.
   since their out-of-place version would mean something else; if that reference program raises too,
   microtorch must raise.
 - Programs with views (`view`, `[:]`) may also meet microtorch's one deliberate refusal: an in-place op inside a
-  graph on a view, or on a tensor with a live view in a graph, raises a RuntimeError asking for `.clone()`
+  graph on a view, or on a tensor with a live view, raises a RuntimeError asking for `.clone()`
   (PyTorch rewrites the other graph instead). Only that error, with that message, is accepted where torch computes.
 Never a silently wrong gradient.
 """
@@ -176,6 +176,8 @@ def test_random_inplace_programs_match_torch(program, seed):
 @example(([("add", 0, 0, 0.5), ("view", 2, 0, 0.5), ("+=", 2, 0, 0.5)], [3]), 0)           # the view sees the update
 @example(([("add", 0, 0, 0.5), ("view", 2, 0, 0.5), ("+=", 3, 0, 0.5)], [2]), 0)           # the base sees the view's update
 @example(([("add", 0, 1, 0.5), ("slice", 2, 0, 0.5), ("mul_", 3, 1, 0.5)], [2, 3]), 0)
+@example(([("detach", 0, 0, 0.5), ("view", 2, 0, 0.5), ("+=", 2, 0, 0.5)], [3]), 0)           # a view made outside any graph
+@example(([("detach", 0, 0, 0.5), ("view", 2, 0, 0.5), ("+=", 2, 0, 0.5), ("+=", 3, 3, 0.5)], [0]), 0)
 def test_random_inplace_programs_on_views_match_torch(program, seed):
     "Views (`view`, `[:]`) share data and version with their base: in-place ops through either agree with torch or refuse."
     compare(program, seed, views_may_refuse=True)

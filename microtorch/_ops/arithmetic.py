@@ -166,7 +166,7 @@ def _snapshot(t: Tensor) -> Tensor:
     return old
 
 def _shares_with_views(t: Tensor, other) -> bool:
-    "Is `t` a view of another tensor, or viewed by one in a graph that may be used later (not `other`, read already)?"
+    "Is `t` a view of another tensor, or viewed by one that may be used later (not `other`, read already)?"
     return hasattr(t, '_base') or any(v is not other for v in getattr(t, '_views', ()))
 
 def _store(t: Tensor, result: Tensor):
