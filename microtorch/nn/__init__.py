@@ -828,27 +828,29 @@ class Conv2d(Module):
 
 # %% ../../nbs/20_conv.ipynb #ea418665
 class _Pool2d(Module):
-    "What the pooling layers share: a window, its stride (the window by default, as in torch), padding, and one option of their own."
-    def __init__(self, kernel_size, stride, padding, **option):
+    "What the pooling layers share: a window, its stride (the window by default, as in torch), padding; `option` names one more argument of `pool`."
+    def __init__(self, kernel_size, stride, padding):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
-        self.padding, (self.option, value) = padding, *option.items()
-        setattr(self, self.option, value)
+        self.padding = padding
     def forward(self, input):
         return type(self).pool(input, self.kernel_size, self.stride, self.padding, getattr(self, self.option))
     def extra_repr(self): return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 class MaxPool2d(_Pool2d):
     "Module form of `max_pool2d`."
-    pool = staticmethod(max_pool2d)
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1): super().__init__(kernel_size, stride, padding, dilation=dilation)
+    pool, option = staticmethod(max_pool2d), "dilation"
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+        super().__init__(kernel_size, stride, padding)
+        self.dilation = dilation
     def extra_repr(self): return f"{super().extra_repr()}, dilation={self.dilation}"
 
 class AvgPool2d(_Pool2d):
     "Module form of `avg_pool2d`."
-    pool = staticmethod(avg_pool2d)
+    pool, option = staticmethod(avg_pool2d), "count_include_pad"
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
-        super().__init__(kernel_size, stride, padding, count_include_pad=count_include_pad)
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad = count_include_pad
 
 class AdaptiveAvgPool2d(Module):
     "Module form of `adaptive_avg_pool2d`."
