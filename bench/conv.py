@@ -9,8 +9,8 @@ accuracy. Runs are interleaved (microtorch, torch, numpy, microtorch, ...) and w
 `--batches 938` is one epoch. Results go to bench/results/conv_latest.json (not committed).
 
 The numpy contenders allocate ~20 MB of temporaries per step, and with glibc's default settings fault them back
-in page by page every step (see the "memory allocator" section of nbs/20_conv.ipynb). microtorch's first conv2d
-therefore sets glibc's malloc itself (arrays up to 32 MB from the heap, 64 MB of freed memory kept); the hand-written
+in page by page every step (see the "memory allocator" section of nbs/20_conv.ipynb). microtorch sets
+glibc's malloc itself when imported (arrays up to 32 MB from the heap, 64 MB of freed memory kept); the hand-written
 floor runs as written, with the defaults. `--top-pad MB` gives every contender that setting through the environment
 (MALLOC_MMAP_THRESHOLD_ = 32 MB, MALLOC_TOP_PAD_ = MB): the comparison of computations alone.
 """

@@ -10,6 +10,8 @@ __all__ = ['autograd', 'float32', 'float64', 'float16', 'int64', 'int32', 'int16
 __version__ = "0.1.0"
 import sys as _sys, types as _types
 import numpy as np
+from ._ops.conv import _tune_malloc
+_tune_malloc()      # keep freed memory for the next step: chapter 20, "mind the memory allocator"
 from .tensor import *
 from .tensor import grad as _grad, backward as _backward
 from ._dtype import result_type

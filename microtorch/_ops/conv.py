@@ -128,7 +128,6 @@ def conv2d(x, weight: Tensor, bias: Tensor = None, stride=1, padding=0, dilation
     x = x if isinstance(x, Tensor) else as_operand(x, weight)
     stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
     _check_conv(x, weight, bias, stride, padding, dilation)
-    _tune_malloc()
     if x.ndim == 3: return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation)[0]
     W = weight.data
     cols = _im2col(x.data, W.shape[2:], stride, padding, dilation)      # (C*kh*kw, Ho*Wo*N): the one copy
