@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import numpy as np
 from microtorch.datasets import DEFAULT_ROOT, _atomic_write
-from microtorch.train import _Failure, _as_command, _plot_or_say, _writable_dir, _write_outputs, smooth
+from microtorch.train import _Failure, _as_command, _plot_or_say, _positive, _writable_dir, _write_outputs, smooth
 if "torch" not in globals(): import microtorch as torch   # unless `on_engine` bound another framework first
 nn = torch.nn
 
@@ -191,6 +191,8 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 # %% ../nbs/21_attention.ipynb #f76dd1bd
+_ZERO_OK = ("dropout", "min_lr", "warmup_iters", "weight_decay", "seed")     # the settings that may be 0; the rest must be > 0
+
 @dataclass
 class Config:
     "Settings of the model and its training; the defaults are this chapter's run (nanoGPT's CPU settings for Shakespeare)."
@@ -212,7 +214,7 @@ class Config:
 
     def __post_init__(self):
         for f in fields(self):
-            value, zero_ok = getattr(self, f.name), f.name in ("dropout", "min_lr", "warmup_iters", "weight_decay", "seed")
+            value, zero_ok = getattr(self, f.name), f.name in _ZERO_OK
             if not (value >= 0 if zero_ok else value > 0): raise ValueError(f"{f.name} must be {'>=' if zero_ok else '>'} 0, got {value}")
         if self.n_embd % self.n_head: raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
         if self.dropout >= 1: raise ValueError(f"dropout must be < 1, got {self.dropout}")
@@ -348,26 +350,14 @@ def plot_history(history: dict, path=None, target=2.0):
     return fig
 
 # %% ../nbs/21_attention.ipynb #c739d30f
-class _Parser(argparse.ArgumentParser):
-    "argparse whose errors are one line on stderr and exit status 1."
-    def error(self, message): raise SystemExit(f"{self.prog}: error: {message}")
-
-def _number(kind):
-    "An argparse type for `kind` (int or float) with a clear message."
-    def parse(text):
-        try: value = kind(text)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-        if not math.isfinite(value): raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-        return value
-    return parse
-
-def _parser() -> _Parser:
-    p = _Parser(prog="microtorch-charlm", description="Train a character-level GPT on Shakespeare; write metrics.json, "
-                "loss.png, samples.txt and model.pt to --out.")
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="microtorch-charlm", description="Train a character-level GPT on Shakespeare; write "
+                                "metrics.json, loss.png, samples.txt and model.pt to --out.")
     p.add_argument("--out", default="out", help="output folder (default ./out)")
     p.add_argument("--data", default=str(DEFAULT_ROOT), help="cache root of the corpus (default %(default)s)")
     for f in fields(Config):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=_number(f.type), default=f.default, help="default %(default)s")
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=_positive(f.type, zero_ok=f.name in _ZERO_OK), default=f.default,
+                       help="default %(default)s")
     return p
 
 def _run(args, config: Config, out: Path, prog: str):

@@ -1,26 +1,27 @@
-"The `microtorch-mnist` command, run for real: training on the full MNIST data, and its errors."
+"The console commands, run for real: `microtorch-mnist` trains on the full MNIST data, `microtorch-charlm` a small GPT; their errors."
 import configparser, gzip, json, os, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import pytest
 
 root = Path(__file__).resolve().parent.parent
-exe = Path(sys.executable).parent / "microtorch-mnist"
 env = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}  # see 17_mnist: speed
+MODULES = {"microtorch-mnist": "microtorch.train", "microtorch-charlm": "microtorch.charlm"}
 
-def command():
-    "The console script, or `python -m microtorch.train` when the script is not installed."
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "microtorch.train"]
+def command(prog="microtorch-mnist"):
+    "The console script, or `python -m` its module when the script is not installed."
+    exe = Path(sys.executable).parent / prog
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", MODULES[prog]]
 
-def run(*args, timeout=300):
-    return subprocess.run(command() + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, cwd=root, env=env)
+def run(*args, prog="microtorch-mnist", timeout=600):
+    return subprocess.run(command(prog) + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, cwd=root, env=env)
 
-def one_line_failure(r, *needles):
+def one_line_failure(r, *needles, prog="microtorch-mnist"):
     "The run failed with exit status 1 and ONE line on stderr holding every needle, no traceback."
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("microtorch-mnist: "), r.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: "), r.stderr
     for needle in needles: assert needle in lines[0], (needle, lines[0])
     return lines[0]
 
@@ -107,27 +108,44 @@ def test_python_dash_m_microtorch_lists_the_commands():
     assert r.returncode == 2 and r.stderr.startswith("python -m microtorch: unknown command 'train-everything'"), r.stderr
     assert "Traceback" not in r.stderr
 
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "0"], "argument --epochs: must be > 0, got 0"),
-    (["--epochs", "-1"], "argument --epochs: must be > 0, got -1"),
-    (["--batch-size", "0"], "argument --batch-size: must be > 0, got 0"),
-    (["--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
-    (["--epochs", "many"], "argument --epochs: expected an integer, got 'many'"),
-    (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
-    (["--lr", "inf"], "argument --lr: must be a finite number, got inf"),
-    (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
-    (["--lr=-inf"], "argument --lr: must be a finite number, got -inf"),
-    (["--train-limit", "0"], "argument --train-limit: must be > 0, got 0"),
-    (["--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
-])
-def test_bad_arguments(tmp_path, args, message):
-    r = run(*args, "--out", tmp_path / "out")
-    assert r.returncode == 2 and message in r.stderr, r.stderr
+# Each line: a command with a bad argument | the line it must end with (after argparse's usage)
+BAD_ARGUMENTS = """\
+microtorch-mnist --epochs 0        | argument --epochs: must be > 0, got 0
+microtorch-mnist --epochs -1       | argument --epochs: must be > 0, got -1
+microtorch-mnist --batch-size 0    | argument --batch-size: must be > 0, got 0
+microtorch-mnist --lr -0.1         | argument --lr: must be > 0, got -0.1
+microtorch-mnist --epochs many     | argument --epochs: expected an integer, got 'many'
+microtorch-mnist --seed -1         | argument --seed: must be >= 0, got -1
+microtorch-mnist --lr inf          | argument --lr: must be a finite number, got inf
+microtorch-mnist --lr nan          | argument --lr: must be a finite number, got nan
+microtorch-mnist --lr=-inf         | argument --lr: must be a finite number, got -inf
+microtorch-mnist --train-limit 0   | argument --train-limit: must be > 0, got 0
+microtorch-mnist --model resnet    | argument --model: invalid choice: 'resnet' (choose from 'mlp', 'lenet')
+microtorch-charlm --iters 0        | argument --iters: must be > 0, got 0
+microtorch-charlm --n-head 5       | n_embd (128) must be a multiple of n_head (5)
+microtorch-charlm --lr fast        | argument --lr: expected a number, got 'fast'
+microtorch-charlm --lr inf         | argument --lr: must be a finite number, got inf
+microtorch-charlm --batch-size 2.5 | argument --batch-size: expected an integer, got '2.5'
+microtorch-charlm --dropout 1.5    | dropout must be < 1, got 1.5
+microtorch-charlm --min-lr 0.5     | min_lr (0.5) must not exceed lr (0.001)
+microtorch-charlm --seed -3        | argument --seed: must be >= 0, got -3
+microtorch-charlm --bogus          | unrecognized arguments: --bogus
+"""
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS.splitlines())
+def test_bad_arguments(tmp_path, case):
+    "argparse's way: the usage, then one line naming the problem, exit status 2; nothing created."
+    command, message = (part.strip() for part in case.split("|"))
+    prog, *args = command.split()
+    r = run(*args, "--out", tmp_path / "out", prog=prog)
+    lines = r.stderr.splitlines()
+    assert r.returncode == 2 and lines[0].startswith(f"usage: {prog} ") and lines[-1] == f"{prog}: error: {message}", r.stderr
     assert not (tmp_path / "out").exists()
 
-def test_unwritable_out(tmp_path):
+@pytest.mark.parametrize("prog", list(MODULES))
+def test_unwritable_out(tmp_path, prog):
     blocker = tmp_path / "file"; blocker.write_text("a file, not a folder")
-    one_line_failure(run("--out", blocker / "out"), "--out", "cannot write there", "pass --out DIR")
+    one_line_failure(run("--out", blocker / "out", prog=prog), "--out", "cannot write there", "pass --out DIR", prog=prog)
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
 def test_read_only_out(tmp_path):
@@ -237,3 +255,19 @@ def test_missing_lenet(tmp_path):
                        capture_output=True, text=True, cwd=root, env=env)
     one_line_failure(r, "--model lenet", "use --model mlp")
     assert not (tmp_path / "out").exists()
+
+def test_charlm_short_run_writes_the_four_files(tmp_path):
+    "microtorch-charlm: a small model for 100 steps learns (val loss well below its start) and writes the four files as a set."
+    out = tmp_path / "out"
+    r = run("--out", out, "--iters", 100, "--n-layer", 1, "--n-embd", 32, "--n-head", 2, "--block-size", 16,
+            "--batch-size", 16, "--lr", 3e-3, "--warmup-iters", 10, "--eval-interval", 50, "--eval-iters", 4, prog="microtorch-charlm")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["loss.png", "metrics.json", "model.pt", "samples.txt"]
+    assert not list(tmp_path.glob(".*staging*"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [e["iter"] for e in metrics["evals"]] == [0, 50, 100]
+    assert metrics["files"] == ["loss.png", "model.pt", "samples.txt", "metrics.json"]
+    assert metrics["evals"][-1]["val_loss"] < 3.5 < metrics["evals"][0]["val_loss"], metrics["evals"]
+    from microtorch import load
+    state = load(out / "model.pt")
+    assert state["tok_emb.weight"].shape[1] == 32
