@@ -123,9 +123,9 @@ def linear(x, weight: Tensor, bias: Tensor = None) -> Tensor:
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise RuntimeError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 'no'} features in its last "
                            f"dim, but the weight {weight.shape} expects {weight.shape[-1]} (in_features)")
-    out = x.data @ weight.data.T
+    out = (_rows(x.data) @ weight.data.T).reshape(*x.shape[:-1], len(weight))   # one product of (n, in) rows, not a loop over batches
     if bias is not None: out += bias.data
-    edges = [(x, lambda g: g @ data_of(weight)),
+    edges = [(x, lambda g: (_rows(g) @ data_of(weight)).reshape(x.shape)),
              (weight, lambda g: _cast(_rows(g).T @ _rows(data_of(x)), weight.dtype))]
     if bias is not None: edges.append((bias, lambda g: _cast(_rows(g).sum(0), bias.dtype)))
     return Tensor.from_op(out, *edges, saved=(x, weight), differentiable=True)
