@@ -7,6 +7,12 @@ STEP_TASKS = {"conv": "LeNet-5 on MNIST, one training step (batch 64)", "charlm"
 
 def _ok(runs): return [r for r in runs if "error" not in r]
 
+def _user_loop(res: dict) -> dict:
+    "Per contender of the user-style loop: the median over runs of each epoch's seconds and of the peak RSS."
+    return {c: {"epoch_s": [float(t) for t in np.median([r["epoch_s"] for r in _ok(runs)], axis=0)],
+                "peak_rss_mb": float(np.median([r["peak_rss_mb"] for r in _ok(runs)])), "runs": len(_ok(runs))}
+            for c, runs in res.get("userloop", {}).items() if _ok(runs)}
+
 def summarize(res: dict) -> dict:
     "Add `res['summary']`: median epoch times, accuracies, ratios and which targets are met."
     s = {"epoch_median_s": {}, "test_acc": {}, "dtypes": {}}
@@ -30,7 +36,7 @@ def summarize(res: dict) -> dict:
         accs = s["test_acc"].values()
         checks["accuracies agree within 0.5%"] = max(accs) - min(accs) <= TARGETS["acc_spread"]
     if "microtorch" in s["dtypes"]: checks["float32 end to end"] = s["dtypes"]["microtorch"] == ["float32"]
-    loop = {c: r for c, r in res.get("userloop", {}).items() if "error" not in r}
+    loop = s["user_loop"] = _user_loop(res)
     if {"microtorch", "torch"} <= loop.keys():
         ours, theirs = loop["microtorch"], loop["torch"]
         checks["user loop: every epoch <= 1.1x torch"] = all(a <= 1.1 * b for a, b in zip(ours["epoch_s"], theirs["epoch_s"]))
@@ -83,9 +89,10 @@ def format_table(res: dict) -> str:
         out.append("\nmicrotorch / other, epoch medians: " + ", ".join(f"**{k} = {v:.2f}**" for k, v in s["ratios"].items())
                    + "; best runs: " + ", ".join(f"{k} = {v:.2f}" for k, v in s["ratios_best"].items()))
     out.append("\n" + _md(("target (on the medians)", "met"), [(k, "yes" if v else "**no**") for k, v in s["targets"].items()]))
-    loop = {c: r for c, r in res.get("userloop", {}).items() if "error" not in r}
+    loop = s["user_loop"]
     if loop:
-        out.append("\nA user-style loop (keeps `loss`, gathers `X[perm]` every epoch): seconds per epoch and peak memory\n")
+        out.append("\nA user-style loop (keeps `loss`, gathers `X[perm]` every epoch): seconds per epoch and peak memory, "
+                   f"medians of {max(r['runs'] for r in loop.values())} interleaved runs\n")
         out.append(_md(("contender", "epochs s", "peak RSS MB"),
                        [(c, " ".join(f"{t:.3f}" for t in r["epoch_s"]), f"{r['peak_rss_mb']:.0f}") for c, r in loop.items()]))
     ops = res["ops"]

@@ -105,10 +105,12 @@ def main():
                 busy = wait_for_quiet(patience=args.patience)
                 print(f"mlp run {i + 1}/{args.runs}: {c} (others used {100 * busy:.0f}% CPU) ...", flush=True)
                 results["mlp"][c].append({**run(c, "mlp", setup), "others_busy": busy})
-        for c in [c for c in contenders if c != "numpy" and "userloop" in tasks]:
-            wait_for_quiet(patience=args.patience)
-            print(f"user-style loop: {c} ...", flush=True)
-            results["userloop"][c] = run(c, "userloop", setup)
+        looping = [c for c in contenders if c != "numpy" and "userloop" in tasks]
+        for i in range(args.runs if looping else 0):             # interleaved too
+            for c in looping:
+                wait_for_quiet(patience=args.patience)
+                print(f"user-style loop run {i + 1}/{args.runs}: {c} ...", flush=True)
+                results["userloop"].setdefault(c, []).append(run(c, "userloop", setup))
     finally: setup.unlink()
     for c in [c for c in contenders if c != "numpy"]:
         for task in [t for t in ("ops", "scaling") if t in tasks]:
