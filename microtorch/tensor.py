@@ -23,7 +23,7 @@ class Leaf(NamedTuple):
     @property
     def target(self) -> "Tensor":
         "The node this edge leads to: `value`, or the snapshot of it if an in-place op has since replaced its node."
-        for version, old in getattr(self.value, '_rebinds', ()):
+        for version, old in self.value._rebinds:
             if version > self.version: return old
         return self.value
 
@@ -35,16 +35,22 @@ class GradFn(NamedTuple):
     def name(self) -> str: return self.op.split('.')[0].strip('_').title().replace('_', '') + "Backward"
     def __repr__(self): return f"<{self.name()}>"
 
-_mode = threading.local()   # grad mode is per thread, as in PyTorch
+class _ThreadMode(threading.local):
+    "Per-thread engine state, as in PyTorch: grad mode, whether a backward is being recorded, the modes to restore."
+    enabled, differentiable = True, False          # defaults read as class attributes: no lookup that fails
+    def __init__(self): self.stack = []
+
+_mode = _ThreadMode()
 
 def is_grad_enabled() -> bool:
     "True unless this thread is inside `no_grad` (or `set_grad_enabled(False)`)."
-    return getattr(_mode, 'enabled', True)
+    return _mode.enabled
 
 class Tensor:
     "A numpy array that records the operations made with it, so `backward` can find gradients."
     __array_priority__ = 100  # numpy defers to our operators: `array + tensor` gives a Tensor
     __hash__ = object.__hash__  # identity hash, so tensors can be dict keys and set members
+    _retains_grad, _rebinds = False, ()   # until retain_grad(); (version, old node) of in-place changes (chapter 07)
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = to_array(data, dtype)
@@ -55,17 +61,19 @@ class Tensor:
     def from_op(cls, data, *parents, saved=None, differentiable=False):
         "Output of an op: `(input, grad_fn)` pairs; `saved`: inputs backward reads; `differentiable`: grad_fns use `data_of`."
         out = cls.__new__(cls)
-        data = np.asarray(data)
-        if data.dtype == np.float64 and parents and all(t.dtype != np.float64 for t, _ in parents):
+        data = data if type(data) is np.ndarray else np.asarray(data)
+        out.grad, out._differentiable, out.dependencies, out._requires_grad, out._saved = None, differentiable, [], False, ()
+        if not parents:                      # no inputs (gradients, detach, from_numpy): nothing to record
+            out.data, out._version = data, [0]
+            return out
+        if data.dtype == np.float64 and all(t.data.dtype != np.float64 for t, _ in parents):
             data = data.astype(np.float32)   # integer inputs (labels, counts) give float32, as in torch
-        out.data, out.grad, out._differentiable = data, None, differentiable
-        edges = [Leaf(t, fn, t._version[0]) for t, fn in parents if t._requires_grad] if is_grad_enabled() else []
-        out.dependencies, out._requires_grad = edges, bool(edges)
+        out.data = data
         out._version = [0] if data.base is None else _version_of(out, parents)
+        edges = [Leaf(t, fn, t._version[0]) for t, fn in parents if t._requires_grad] if is_grad_enabled() else []
         if edges:
-            out._saved = tuple((t._version, t._version[0]) for t in ([t for t, _ in parents] if saved is None else saved))
-            out._op = edges[0].grad_fn.__qualname__
-        else: out._saved = ()
+            out.dependencies, out._requires_grad, out._op = edges, True, edges[0].grad_fn.__qualname__
+            out._saved = tuple([(t._version, t._version[0]) for t in ([t for t, _ in parents] if saved is None else saved)])
         return out
 
     @property
@@ -140,7 +148,7 @@ def topological_order(*roots) -> list:
         if id(node) in seen: continue
         seen.add(id(node))
         stack.append((node, True))
-        stack.extend((leaf.target, False) for leaf in node.dependencies)
+        stack.extend([(leaf.target, False) for leaf in node.dependencies])
     return order
 
 # %% ../nbs/00_tensor.ipynb #b8a8d270
@@ -158,13 +166,13 @@ class _Differentiable:
     "While a `create_graph` backward runs: grad mode on, and `data_of` hands gradient functions tensors."
     def __init__(self, on: bool): self.on = on
     def __enter__(self):
-        self.previous = getattr(_mode, 'differentiable', False), is_grad_enabled()
+        self.previous = _mode.differentiable, _mode.enabled
         if self.on: _mode.differentiable = _mode.enabled = True
     def __exit__(self, *exc): _mode.differentiable, _mode.enabled = self.previous
 
 def data_of(t: Tensor):
     "What a gradient function reads of a saved tensor: its array, or the tensor itself under `create_graph`."
-    return t if getattr(_mode, 'differentiable', False) else t.data
+    return t if _mode.differentiable else t.data
 
 def _check_saved(node):
     "Raise if an input that `node`'s closures read was changed in place after the forward pass."
@@ -199,7 +207,7 @@ def _run(roots, seeds, retain_graph: bool, wanted=None, create_graph=False) -> d
             if g is None: continue
             if wanted is not None:
                 if id(node) in wanted: found[id(node)] = g
-            elif node.is_leaf or getattr(node, '_retains_grad', False):
+            elif node.is_leaf or node._retains_grad:
                 if node.requires_grad: _accumulate(node, g)
             if not node.dependencies: continue
             _check_saved(node)
@@ -218,7 +226,7 @@ def _accumulate(t: Tensor, g):
         g = Tensor.from_op(g.data, (g, lambda u: u), saved=(), differentiable=True)   # a node of its own
         t.grad = g if t.grad is None else t.grad + g
         return
-    g = np.asarray(g, t.dtype)
+    g = np.asarray(g, t.data.dtype)
     if t.grad is None:
         private = g.base is None and g.flags.writeable and g.flags.owndata
         t.grad = Tensor.from_op(g if private else g.copy())   # no parents: the cheapest way to a tensor
@@ -270,17 +278,13 @@ def requires_grad_(self, requires_grad=True):
 Tensor.retain_grad, Tensor.requires_grad_, Tensor.zero_grad = retain_grad, requires_grad_, zero_grad
 
 # %% ../nbs/00_tensor.ipynb #c0e9b271
-def _stack() -> list:
-    if not hasattr(_mode, 'stack'): _mode.stack = []
-    return _mode.stack
-
 class _GradMode:
     "Set the grad mode of this thread inside a `with` block, or around every call of a decorated function."
     mode = True
     def __enter__(self):
-        _stack().append(is_grad_enabled())
+        _mode.stack.append(_mode.enabled)
         _mode.enabled = self.mode
-    def __exit__(self, *exc): _mode.enabled = _stack().pop()
+    def __exit__(self, *exc): _mode.enabled = _mode.stack.pop()
     def __call__(self, fn):
         mode = self.mode
         @wraps(fn)
@@ -304,9 +308,9 @@ class set_grad_enabled(_GradMode):
     "Switch graph recording on or off: now, or inside a `with` block, or around a decorated function."
     def __init__(self, mode: bool):
         self.mode = bool(mode)
-        _stack().append(is_grad_enabled())
+        _mode.stack.append(_mode.enabled)
         _mode.enabled = self.mode
     def __enter__(self): pass
     def __call__(self, fn):
-        _mode.enabled = _stack().pop()
+        _mode.enabled = _mode.stack.pop()
         return super().__call__(fn)

@@ -197,7 +197,7 @@ def _inplace(self: Tensor, op, other, name: str) -> Tensor:
     self.dependencies, self._requires_grad = result.dependencies, result.requires_grad
     self._op, self._differentiable = getattr(result, '_op', None), result._differentiable
     self._version[0] += 1
-    self._rebinds = getattr(self, '_rebinds', []) + [(self._version[0], old)]   # earlier edges lead to `old` (Leaf.target)
+    self._rebinds = [*self._rebinds, (self._version[0], old)]   # earlier edges lead to `old` (Leaf.target)
     self._saved = tuple(_saved_by(result, self, old, other is self))
     return self
 

@@ -117,15 +117,19 @@ def __rmatmul__(self, other) -> Tensor:
     return Tensor.matmul(as_operand(other, self), self)
 
 # %% ../../nbs/06_nn.ipynb #984cc68d
+def _rows_product(a, b):
+    "`a @ b` for `a` of shape (..., k), its leading dims as one matrix of rows: numpy's batched matmul would loop over them."
+    return a @ b if a.ndim <= 2 else (_rows(a) @ b).reshape(*a.shape[:-1], b.shape[-1])
+
 def linear(x, weight: Tensor, bias: Tensor = None) -> Tensor:
     "`x @ weight.T + bias` as one op, with `weight` of shape (out, in): PyTorch's `F.linear`."
     x = x if isinstance(x, Tensor) else as_operand(x, weight)
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise RuntimeError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 'no'} features in its last "
                            f"dim, but the weight {weight.shape} expects {weight.shape[-1]} (in_features)")
-    out = (_rows(x.data) @ weight.data.T).reshape(*x.shape[:-1], len(weight))   # one product of (n, in) rows, not a loop over batches
+    out = _rows_product(x.data, weight.data.T)
     if bias is not None: out += bias.data
-    edges = [(x, lambda g: (_rows(g) @ data_of(weight)).reshape(x.shape)),
+    edges = [(x, lambda g: _rows_product(g, data_of(weight))),
              (weight, lambda g: _cast(_rows(g).T @ _rows(data_of(x)), weight.dtype))]
     if bias is not None: edges.append((bias, lambda g: _cast(_rows(g).sum(0), bias.dtype)))
     return Tensor.from_op(out, *edges, saved=(x, weight), differentiable=True)

@@ -233,7 +233,7 @@ def _mean_cross_entropy(input: Tensor, ids: np.ndarray) -> Tensor:
     m, rows = len(ids), np.arange(len(ids))
     shifted, probs = _shifted_exp(input.data, 1)
     total = probs.sum(axis=1, keepdims=True)
-    loss = np.log(total).mean() - shifted[rows, ids].mean()
+    loss = (np.log(total[:, 0]) - shifted[rows, ids]).mean()
     probs /= total                                                  # the softmax, kept for the backward
     def grad_fn(g):
         scores = data_of(input)                                     # a tensor only in a recorded backward

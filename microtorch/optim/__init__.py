@@ -56,7 +56,7 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is " + _typename(p))
-            if not (p.is_leaf or getattr(p, "_retains_grad", False)): raise ValueError("can't optimize a non-leaf Tensor")
+            if not (p.is_leaf or p._retains_grad): raise ValueError("can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items(): param_group.setdefault(name, default)
         self.check(param_group)
         ids = {id(p) for p in params}
@@ -105,7 +105,7 @@ class Optimizer:
         "A work buffer shaped like `p`, allocated once and reused; not part of `state` (nor of the state dict)."
         buffers = self._scratch.setdefault(p, {})
         buf = buffers.get(name)
-        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype: buf = buffers[name] = np.empty_like(p.data)
+        if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype: buf = buffers[name] = np.empty_like(p.data)
         return buf
 
     def __repr__(self):
