@@ -42,6 +42,24 @@ def test_max_pool_matches_torch_with_ties(kernel, stride, padding, dilation, tie
                   lambda x: F.max_pool2d(x, kernel, stride, padding, dilation), [x], seed)
 
 @fast
+@given(pairs, st.one_of(st.none(), pairs), st.integers(0, 1), st.integers(0, 2**16))
+def test_max_pool_sends_a_nan_windows_gradient_where_torch_does(kernel, stride, padding, seed):
+    "A window holding NaN has the maximum NaN, and torch gives its gradient to the window's last NaN (ties elsewhere: the first)."
+    if padding > min(_pair(kernel, "k")) // 2: return
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, (2, 2, 6, 7)).astype(np.float32)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    results = []
+    for pool, make in ((MF.max_pool2d, mt.tensor), (F.max_pool2d, torch.tensor)):
+        t = make(x, requires_grad=True)
+        y = pool(t, kernel, stride, padding)
+        (y * make(np.arange(y.numel(), dtype=np.float32).reshape(tuple(y.shape)))).sum().backward()
+        results.append((np.asarray(y.detach()), np.asarray(t.grad)))
+    (ours, our_grad), (theirs, their_grad) = results
+    np.testing.assert_array_equal(ours, theirs)          # NaN where torch has NaN
+    np.testing.assert_array_equal(our_grad, their_grad)
+
+@fast
 @given(pairs, st.one_of(st.none(), pairs), st.integers(0, 1), st.booleans(), st.integers(0, 2**16))
 def test_avg_pool_matches_torch(kernel, stride, padding, include, seed):
     if padding > min(k // 2 for k in _pair(kernel, "k")): return

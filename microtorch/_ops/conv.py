@@ -266,10 +266,16 @@ class _Winners:
             hit &= ~taken
             taken |= hit
             masks.append(hit)
+        nan_windows = np.isnan(self.out)            # NaN equals nothing; torch sends their gradient to the last NaN
+        for mask, tap in zip(reversed(masks), reversed(self.taps)):
+            if not nan_windows.any(): break
+            hit = np.isnan(tap) & nan_windows
+            mask |= hit
+            nan_windows &= ~hit
         return masks
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
-    "Largest value of each window, as torch's `F.max_pool2d`; its gradient goes to the first largest element (row-major)."
+    "Largest value of each window, as torch's `F.max_pool2d`; its gradient goes to the first largest element (row-major), or the last NaN."
     k, s, p, d = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool2d")
     if x.ndim == 3: return max_pool2d(x.unsqueeze(0), k, s, p, d)[0]
     xp = batch_last(x.data, p, -np.inf)
