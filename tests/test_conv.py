@@ -168,7 +168,8 @@ def test_modules_are_in_nn_and_functional():
     bn(mt.randn(3, 4, 2, 2))
     assert int(bn.state_dict()["num_batches_tracked"].item()) == 1
 
-@pytest.mark.parametrize("env, tuned", [({}, True), ({"MICROTORCH_KEEP_FREED_MB": "0"}, False), ({"MALLOC_TOP_PAD_": str(1 << 20)}, False)])
+@pytest.mark.parametrize("env, tuned", [({}, True), ({"MICROTORCH_KEEP_FREED_MB": ""}, True), ({"MICROTORCH_KEEP_FREED_MB": "0"}, False),
+                                        ({"MALLOC_TOP_PAD_": str(1 << 20)}, False)])
 def test_import_tunes_malloc_unless_told_not_to(env, tuned):
     "On glibc importing microtorch makes malloc keep freed memory, unless MICROTORCH_KEEP_FREED_MB=0 or glibc's own MALLOC_ variables are set."
     import ctypes, os, subprocess, sys

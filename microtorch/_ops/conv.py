@@ -69,7 +69,7 @@ def keep_freed_memory(megabytes=64) -> bool:
 @functools.cache
 def _tune_malloc() -> bool:
     "Once per process: `keep_freed_memory(MICROTORCH_KEEP_FREED_MB)` (default 64), unless that is 0 or glibc's MALLOC_ variables are set."
-    value = os.environ.get("MICROTORCH_KEEP_FREED_MB", "64")
+    value = os.environ.get("MICROTORCH_KEEP_FREED_MB") or "64"         # unset or empty: the default
     if not value.isdigit():
         raise ValueError(f"MICROTORCH_KEEP_FREED_MB must be a whole number of megabytes (0 leaves malloc alone), got {value!r}")
     megabytes = int(value)
