@@ -104,14 +104,14 @@ class Module:
 
     def __getattr__(self, name: str):
         "Registered parameters, buffers and modules, read as attributes."
+        for registry in _REGISTRIES:                     # the common case first: a layer reading its weight
+            found = self.__dict__.get(registry)
+            if found is not None and name in found: return found[name]
         if name.startswith('__'): raise AttributeError(name)
         if name in _REGISTRIES or name == '_non_persistent_buffers_set':    # created on first use
             value = set() if name == '_non_persistent_buffers_set' else OrderedDict()
             object.__setattr__(self, name, value)
             return value
-        for registry in _REGISTRIES:
-            found = self.__dict__.get(registry)
-            if found is not None and name in found: return found[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value):
