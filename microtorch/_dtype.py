@@ -37,7 +37,8 @@ _CATEGORY = {'b': 0, 'u': 1, 'i': 1, 'f': 2}
 _DEFAULT = {0: np.dtype(np.bool_), 1: np.dtype(np.int64), 2: np.dtype(np.float32)}
 
 def _python_category(x) -> int:
-    return 0 if isinstance(x, (bool, np.bool_)) else 1 if isinstance(x, (int, np.integer)) else 2
+    if isinstance(x, (bool, np.bool_)): return 0            # bool is an int in Python: test it first
+    return 1 if isinstance(x, (int, np.integer)) else 2
 
 def result_type(*operands) -> np.dtype:
     "The dtype of an op's result on `operands` (arrays, tensors or Python numbers), by torch's promotion rules."
@@ -78,4 +79,5 @@ def pick(value, alias, name: str, alias_name: str, default=None):
     "Merge a keyword with its PyTorch spelling (`axis`/`dim`, `keepdims`/`keepdim`)."
     if value is not None and alias is not None:
         raise TypeError(f"got both {name}={value!r} and {alias_name}={alias!r}; pass only one")
-    return default if value is None and alias is None else (value if value is not None else alias)
+    given = value if value is not None else alias
+    return default if given is None else given

@@ -117,7 +117,8 @@ class Tensor:
     def __repr__(self):
         body = np.array2string(self.data, separator=', ', prefix='tensor(')
         extra = f", dtype={self.dtype}" if self.dtype not in (np.float32, np.int64, np.bool_) else ""
-        grad = f", grad_fn={self.grad_fn!r}" if self.dependencies else ", requires_grad=True" if self.requires_grad else ""
+        if self.dependencies: grad = f", grad_fn={self.grad_fn!r}"
+        else: grad = ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extra}{grad})"
 
 def _version_of(view: Tensor, parents) -> list:

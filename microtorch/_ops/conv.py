@@ -17,8 +17,8 @@ from .shape import *
 # %% ../../nbs/20_conv.ipynb #2834edd2
 def _pair(value, name: str) -> tuple:
     "An int, or a pair of ints, as a pair: how torch's 2-d layers take sizes."
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+    pair = (value, value) if isinstance(value, (int, np.integer)) else value
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
         raise RuntimeError(f"expected {name} to be a single integer value or a list of 2 values, but got {name}={value!r}")
     return tuple(int(v) for v in pair)
 

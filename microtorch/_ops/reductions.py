@@ -195,7 +195,8 @@ def _moments(t: Tensor, name: str, dim, unbiased, keepdim, correction, axis, kee
     if unbiased is not None and correction is not None:
         raise TypeError(f"{name}(): pass unbiased or correction, not both (got unbiased={unbiased!r}, correction={correction!r})")
     _floating_only(t.dtype, "std and var only support floating point and complex dtypes")
-    c = int(unbiased) if unbiased is not None else 1 if correction is None else correction
+    c = 1 if correction is None else correction                     # by default Bessel's n - 1
+    if unbiased is not None: c = int(unbiased)
     axes, keep = _reduce_args(t, dim, axis, keepdim, keepdims)
     x = t.data
     dev = x - x.mean(axis=axes, keepdims=True) if x.size else x
