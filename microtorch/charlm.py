@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import numpy as np
 from microtorch.datasets import DEFAULT_ROOT, _atomic_write
-from microtorch.train import _Failure, _as_command, _plot_or_say, _positive, _writable_dir, _write_outputs, smooth
+from microtorch.train import _Failure, _as_command, _plot_or_say, _positive, _sign_problem, _writable_dir, _write_outputs, smooth
 if "torch" not in globals(): import microtorch as torch   # unless `on_engine` bound another framework first
 nn = torch.nn
 
@@ -214,8 +214,8 @@ class Config:
 
     def __post_init__(self):
         for f in fields(self):
-            value, zero_ok = getattr(self, f.name), f.name in _ZERO_OK
-            if not (value >= 0 if zero_ok else value > 0): raise ValueError(f"{f.name} must be {'>=' if zero_ok else '>'} 0, got {value}")
+            value = getattr(self, f.name)
+            if problem := _sign_problem(value, f.name in _ZERO_OK): raise ValueError(f"{f.name} {problem}, got {value}")
         if self.n_embd % self.n_head: raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
         if self.dropout >= 1: raise ValueError(f"dropout must be < 1, got {self.dropout}")
         if self.min_lr > self.lr: raise ValueError(f"min_lr ({self.min_lr}) must not exceed lr ({self.lr})")

@@ -208,13 +208,17 @@ def _plural(n: int, word: str) -> str:
     "`1 epoch`, `2 epochs`."
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
+def _sign_problem(value, zero_ok=False):
+    "The rule `value` breaks, 'must be > 0' ('must be >= 0' when `zero_ok`), or None if it keeps it."
+    if not (value >= 0 if zero_ok else value > 0): return f"must be {'>=' if zero_ok else '>'} 0"
+
 def _positive(kind, zero_ok=False):
     "An argparse type: a finite number of `kind` that must be > 0 (>= 0 when `zero_ok`)."
     def parse(text):
         try: value = kind(text)
         except ValueError: raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
         if not math.isfinite(value): raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-        if not (value >= 0 if zero_ok else value > 0): raise argparse.ArgumentTypeError(f"must be {'>=' if zero_ok else '>'} 0, got {text}")
+        if problem := _sign_problem(value, zero_ok): raise argparse.ArgumentTypeError(f"{problem}, got {text}")
         return value
     return parse
 
