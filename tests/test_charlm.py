@@ -53,3 +53,14 @@ def test_adamw_cosine_and_clipping_steps_match_torch():
     assert opt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-7, atol=1e-12, err_msg=name)
+
+
+def test_training_that_diverges_stops_naming_the_learning_rate():
+    "A NaN loss stops `train` with the MNIST chapter's TrainingDiverged, suggesting a tenth of the learning rate."
+    data = charlm.CharDataset("To be, or not to be, that is the question. " * 40, 8)
+    config = Config(block_size=8, n_layer=1, n_head=2, n_embd=16, batch_size=4, iters=50, warmup_iters=1, lr=1e12,
+                    eval_interval=50, eval_iters=1)
+    mt.manual_seed(0)
+    with np.errstate(all="ignore"), pytest.raises(charlm.TrainingDiverged, match=r"the loss became nan at step \d+ with "
+                                                  r"learning rate 1e\+12; lower the learning rate \(e\.g\. 1e\+11\)"):
+        charlm.train(charlm.GPT(config, data.vocab_size), data, config, log=lambda line: None)
