@@ -9,7 +9,7 @@ __all__ = ['SDIST', 'SDIST_SHA256', 'PLAYS', 'CORPUS_SHA256', 'sha256_check', 'f
            'plot_history', 'main', 'on_engine']
 
 # %% ../nbs/21_attention.ipynb #722c725b
-import argparse, hashlib, importlib.util, json, math, re, subprocess, sys, tarfile, tempfile, time, types
+import argparse, hashlib, importlib.util, math, re, subprocess, sys, tarfile, tempfile, time, types
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import numpy as np

@@ -7,7 +7,7 @@ __all__ = ['batch_last', 'windows', 'col2im', 'keep_freed_memory', 'conv2d', 'pa
            'adaptive_avg_pool2d', 'batch_norm']
 
 # %% ../../nbs/20_conv.ipynb #f36afd0d
-import ctypes, functools, math, os
+import ctypes, functools, os
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from ..tensor import *
